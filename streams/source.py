@@ -1,0 +1,155 @@
+"""The ``Source`` contract: where every event enters spikestream.
+
+A source is an iterable of event chunks (``(N,)`` arrays of
+:data:`~spikestream.streams.events.EVENT_DTYPE`, time-ordered within the
+stream), a context manager, and it states its ``sensor_size`` up front; it
+never infers it from the data. ``close()`` releases files and sockets, also
+in the middle of an iteration.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from .errors import FormatError
+from .events import SensorSize, check_in_sensor, concat, out_of_sensor
+
+DEFAULT_CHUNK_EVENTS = 1 << 16
+"""Events per chunk that file readers yield (bounded memory for any file size)."""
+
+OutOfRange = Literal["raise", "drop"]
+
+
+@dataclass(frozen=True)
+class LabelledSegment:
+    """A labelled stretch of a recording (DVS Gesture ``_labels.csv`` row).
+
+    Attributes:
+        label: 0-based class index.
+        name: class name (e.g. ``"hand clap"``).
+        t_start_us, t_end_us: the segment, in the recording's µs timestamps.
+    """
+
+    label: int
+    name: str
+    t_start_us: int
+    t_end_us: int
+
+
+class Source(ABC):
+    """Iterable of event chunks with an explicit sensor size.
+
+    Attributes:
+        name: path or URI, used in every message about this source.
+        sensor_size: ``(width, height, polarities)``.
+        live: True when events arrive in real time (UDP, camera): such a
+            source must not be paced again.
+        labels: labelled segments when the recording carries them.
+        counters: counted events and drops (``events``, ``dropped_out_of_range``,
+            ``malformed``...); nothing is dropped without being counted here.
+    """
+
+    name: str
+    sensor_size: SensorSize
+    live: bool = False
+
+    def __init__(self) -> None:
+        self.counters: Counter[str] = Counter()
+        self.labels: tuple[LabelledSegment, ...] = ()
+        self._open_iters: list[Iterator[np.ndarray]] = []
+        self._closed = False
+
+    @abstractmethod
+    def _chunks(self) -> Iterator[np.ndarray]:
+        """Yield raw chunks; the base class counts and bounds-checks them."""
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._closed:
+            raise ValueError(f"{self.name}: source is closed")
+        it = self._checked(self._chunks())
+        self._open_iters.append(it)
+        return it
+
+    def _checked(self, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        n = 0
+        for ev in chunks:
+            ev = self._bounded(ev, n)
+            n += len(ev)
+            self.counters["events"] += len(ev)
+            if len(ev):
+                yield ev
+
+    def _bounded(self, ev: np.ndarray, offset: int) -> np.ndarray:
+        check_in_sensor(ev, self.sensor_size, self.name, offset)
+        return ev
+
+    def read_all(self) -> np.ndarray:
+        """All events of a finite source as one array (for tests and small files)."""
+        return concat(list(self))
+
+    def close(self) -> None:
+        """Release files and sockets; a running iteration ends."""
+        self._closed = True
+        for it in self._open_iters:
+            it.close()  # type: ignore[attr-defined]
+        self._open_iters.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, sensor_size={self.sensor_size})"
+
+
+class FileSource(Source):
+    """A recorded file read in chunks of at most ``chunk_events`` events.
+
+    Iterating again starts again from the first event. Subclasses implement
+    :meth:`_chunks` and set ``sensor_size`` (from the header where the format
+    has one, else from the caller or the format's known sensor).
+
+    Args:
+        path: the file.
+        chunk_events: largest chunk yielded.
+        out_of_range: events outside the sensor raise :class:`FormatError`
+            (``"raise"``, default) or are dropped and counted in
+            ``counters["dropped_out_of_range"]`` (``"drop"``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        chunk_events: int = DEFAULT_CHUNK_EVENTS,
+        out_of_range: OutOfRange = "raise",
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.name = str(path)
+        if chunk_events < 1:
+            raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
+        if out_of_range not in ("raise", "drop"):
+            raise ValueError(f"out_of_range must be 'raise' or 'drop', got {out_of_range!r}")
+        self.chunk_events = chunk_events
+        self.out_of_range = out_of_range
+        if not self.path.is_file():
+            raise FormatError(self.path, "no such file")
+
+    def _bounded(self, ev: np.ndarray, offset: int) -> np.ndarray:
+        if self.out_of_range == "raise":
+            return super()._bounded(ev, offset)
+        bad = out_of_sensor(ev, self.sensor_size)
+        if bad.any():
+            self.counters["dropped_out_of_range"] += int(bad.sum())
+            ev = ev[~bad]
+        return ev
