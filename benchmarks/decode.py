@@ -1,0 +1,126 @@
+"""Decode speed of spikestream's readers next to aestream, faery, expelliarmus and tonic.
+
+Usage: python benchmarks/decode.py [--data ../shared/data] [--json] [--rounds 3]
+
+For each format it decodes the same real files from ../shared/data with every
+implementation that reads that format correctly, interleaved in rounds (see
+benchmarks/_timing.py), and prints events/s and the ratio of ours to the
+fastest peer (>= 1 means ours is at least as fast). ``--json`` prints one JSON
+object ``{format: {impl: {"events_per_s": ..., "seconds": ...}, "ratio_vs_best_peer": ...}}``.
+aestream is left out for ``.raw`` (0.6.4 decodes EVT3 timestamps wrongly) and
+CSV (broken in 0.6.4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import interleaved, median_of_medians  # noqa: E402
+
+from spikestream.streams.formats import open_file  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ours(paths: list[Path]):
+    def fn():
+        return sum(len(open_file(p).read_all()) for p in paths)
+
+    return fn
+
+
+def peers(fmt: str, paths: list[Path], sensor: tuple[int, int]) -> dict:
+    out = {}
+    try:
+        import aestream
+
+        if fmt in ("aedat4", "dat"):
+            out["aestream"] = lambda: sum(
+                len(aestream.FileInput(str(p), sensor).load()) for p in paths
+            )
+    except ImportError:
+        pass
+    try:
+        import faery
+
+        out["faery"] = lambda: sum(
+            len(faery.events_stream_from_file(p).to_array()) for p in paths
+        )
+    except ImportError:
+        pass
+    if fmt in ("evt2", "evt3", "dat"):
+        try:
+            from expelliarmus import Wizard
+
+            w = Wizard(encoding=fmt)
+            out["expelliarmus"] = lambda: sum(len(w.read(str(p))) for p in paths)
+        except ImportError:
+            pass
+    if fmt == "aedat4":
+        try:
+            import tonic.io
+
+            out["tonic"] = lambda: sum(len(tonic.io.read_aedat4(str(p))) for p in paths)
+        except ImportError:
+            pass
+    if fmt == "nmnist":
+        import tonic.io
+
+        out["tonic"] = lambda: sum(len(tonic.io.read_mnist_file(str(p), dtype=tonic.io.events_struct)) for p in paths)
+    return out
+
+
+def cases(data: Path) -> dict[str, tuple[list[Path], tuple[int, int]]]:
+    rec = data / "recordings"
+    busy = sorted((rec / "dvs128-aedat4").glob("dvSave-2024_06_20_*.aedat4"))
+    return {
+        "aedat4": (busy, (128, 128)),
+        "evt2": ([rec / "formats" / "gen3-evt2.raw"], (640, 480)),
+        "evt3": ([rec / "formats" / "gen41-evt3.raw"], (1280, 720)),
+        "dat": ([rec / "formats" / "ncars-atis.dat"], (128, 128)),
+        "nmnist": (sorted((data / "nmnist-1k" / "0").glob("*.bin"))[:50], (34, 34)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args(argv)
+    report: dict[str, dict] = {}
+    for fmt, (paths, sensor) in cases(args.data).items():
+        if not paths or not all(p.exists() for p in paths):
+            continue
+        n_events = ours(paths)()
+        impls = {"spikestream": ours(paths), **peers(fmt, paths, sensor)}
+        times = interleaved(impls, rounds=args.rounds, reps=args.reps)
+        row = {}
+        for name, per_round in times.items():
+            s = median_of_medians(per_round)
+            row[name] = {"events_per_s": n_events / s, "seconds": s}
+        peer_rates = [v["events_per_s"] for k, v in row.items() if k != "spikestream"]
+        row["events"] = n_events
+        row["ratio_vs_best_peer"] = (
+            row["spikestream"]["events_per_s"] / max(peer_rates) if peer_rates else None
+        )
+        report[fmt] = row
+        if not args.json:
+            print(f"{fmt}: {n_events:,} events in {len(paths)} file(s)")
+            for name in times:
+                print(f"  {name:<13} {row[name]['events_per_s'] / 1e6:8.1f} M ev/s "
+                      f"({row[name]['seconds'] * 1e3:7.2f} ms)")
+            if row["ratio_vs_best_peer"] is not None:
+                print(f"  ours / fastest peer = {row['ratio_vs_best_peer']:.2f}")
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
