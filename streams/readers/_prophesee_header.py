@@ -1,0 +1,158 @@
+"""The ``% key value`` ASCII header of Prophesee ``.raw`` and ``.dat`` files.
+
+Both formats start with lines ``% key value\\n``; ``.raw`` files written by
+recent Prophesee software close the header with ``% end``. Older files stop
+where the binary body starts, so a line counts as header only when it is
+``%`` followed by a space and printable text: a binary word that happens to
+start with ``%`` is not mistaken for a header line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ..errors import FormatError
+from ..events import SensorSize
+
+MAX_HEADER_BYTES = 1 << 20
+"""A header longer than this is taken for a corrupt file."""
+
+_LINE = re.compile(rb"%[ \t]?[\x20-\x7e\t]*\r?\n")
+_PARTIAL = re.compile(rb"%[\x20-\x7e\t]*\r?")
+_GEOMETRY = re.compile(r"\s*(\d+)\s*x\s*(\d+)\s*$")
+
+
+def parse_header(buf: bytes) -> tuple[dict[str, str], int, bool]:
+    """Parse the header lines at the start of ``buf``.
+
+    Returns:
+        ``(fields, end, complete)``: ``key -> value`` (the last of repeated keys),
+        the byte offset where the body starts, and whether the header ended
+        inside ``buf`` (``% end`` or a non-header byte seen).
+    """
+    fields: dict[str, str] = {}
+    pos = 0
+    while pos < len(buf) and buf[pos] == 0x25:  # '%'
+        m = _LINE.match(buf, pos)
+        if m is None:
+            if _PARTIAL.fullmatch(buf, pos):
+                return fields, pos, False  # a text line cut by the end of buf
+            return fields, pos, True  # '%' starts binary data, not a header line
+        text = m.group().decode("ascii").strip()[1:].strip()
+        pos = m.end()
+        if text == "end":
+            return fields, pos, True
+        key, _, value = text.partition(" ")
+        if key:
+            fields[key] = value.strip()
+    return fields, pos, pos < len(buf)
+
+
+def read_header(path: os.PathLike[str]) -> tuple[dict[str, str], int]:
+    """Read the header of the file at ``path``.
+
+    Returns:
+        ``(fields, data_offset)``.
+
+    Raises:
+        FormatError: no header, a header cut short, or a header over
+            :data:`MAX_HEADER_BYTES`.
+    """
+    size = 1 << 16
+    with open(path, "rb") as f:
+        while True:
+            buf = f.read(size)
+            fields, end, complete = parse_header(buf)
+            if complete or len(buf) < size:
+                break
+            if size >= MAX_HEADER_BYTES:
+                raise FormatError(path, f"header longer than {MAX_HEADER_BYTES} bytes")
+            size *= 4
+            f.seek(0)
+    if end == 0:
+        raise FormatError(path, "no '% ' header line at the start of the file")
+    if not complete and end < len(buf):
+        raise FormatError(path, f"header line at byte {end} is cut short (truncated file?)")
+    return fields, end
+
+
+def sniff_header(head: bytes) -> dict[str, str] | None:
+    """Header fields if ``head`` starts with at least one ``% key value`` line."""
+    if not head.startswith(b"% "):
+        return None
+    fields, end, _ = parse_header(head)
+    return fields if end > 0 else None
+
+
+def _dims(path: os.PathLike[str], what: str, w: str, h: str) -> tuple[int, int]:
+    try:
+        width, height = int(w), int(h)
+    except ValueError:
+        raise FormatError(path, f"header {what} has non-integer size {w!r} x {h!r}") from None
+    if not (0 < width <= 1 << 15 and 0 < height <= 1 << 15):
+        raise FormatError(path, f"header {what} gives an impossible sensor {width}x{height}")
+    return width, height
+
+
+def header_geometry(path: os.PathLike[str], fields: dict[str, str]) -> tuple[int, int] | None:
+    """``(width, height)`` stated by the header, or None.
+
+    Looks at ``% format NAME;width=W;height=H``, ``% geometry WxH`` and the DAT
+    keys ``% Width W`` / ``% Height H``, in that order.
+    """
+    options = dict(
+        part.split("=", 1) for part in fields.get("format", "").split(";")[1:] if "=" in part
+    )
+    if "width" in options and "height" in options:
+        return _dims(path, "format", options["width"], options["height"])
+    if "geometry" in fields:
+        m = _GEOMETRY.match(fields["geometry"])
+        if m is None:
+            raise FormatError(path, f"header geometry {fields['geometry']!r} is not WIDTHxHEIGHT")
+        return _dims(path, "geometry", m.group(1), m.group(2))
+    if "Width" in fields and "Height" in fields:
+        return _dims(path, "Width/Height", fields["Width"], fields["Height"])
+    return None
+
+
+def check_sensor_size(sensor_size: tuple[int, ...]) -> SensorSize:
+    """Normalise ``(width, height[, polarities])`` to a :data:`SensorSize`."""
+    s = tuple(int(v) for v in sensor_size)
+    if len(s) == 2:
+        s = (*s, 2)
+    if len(s) != 3 or min(s) < 1:
+        raise ValueError(
+            f"sensor_size must be (width, height[, polarities]) > 0, got {sensor_size}"
+        )
+    return s  # type: ignore[return-value]
+
+
+def geometry_from_header(
+    path: os.PathLike[str],
+    fields: dict[str, str],
+    sensor_size: tuple[int, ...] | None,
+    guess: tuple[int, int] | None = None,
+) -> SensorSize:
+    """The sensor size of a Prophesee file.
+
+    The header's stated geometry wins and must agree with ``sensor_size`` when
+    both are given; else ``sensor_size``; else ``guess`` (a geometry the format
+    documents for such headers); else a :class:`FormatError` asks for it.
+    """
+    stated = header_geometry(path, fields)
+    given = check_sensor_size(sensor_size) if sensor_size is not None else None
+    if stated is not None:
+        if given is not None and given[:2] != stated:
+            raise FormatError(
+                path,
+                f"sensor_size={given[:2]} disagrees with the header's {stated[0]}x{stated[1]}",
+            )
+        return (*stated, given[2] if given else 2)
+    if given is not None:
+        return given
+    if guess is not None:
+        return (*guess, 2)
+    raise FormatError(
+        path, "header gives no sensor geometry; pass sensor_size=(width, height) to open it"
+    )
