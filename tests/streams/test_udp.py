@@ -68,11 +68,10 @@ def sending(events, port: int, **kwargs) -> Iterator[dict]:
 
 
 def load_recording(path: Path) -> np.ndarray:
-    """Events of a DVS128 AEDAT4 recording (aestream's loader until our reader lands)."""
-    import aestream
-
-    raw = aestream.FileInput(str(path), SENSOR[:2]).load()
-    return make_events(raw["timestamp"], raw["x"], raw["y"], raw["polarity"])
+    """Events of a DVS128 AEDAT4 recording, through spikestream's own reader."""
+    with open_source(path) as src:
+        assert src.sensor_size == SENSOR
+        return src.read_all()
 
 
 # --- URI and socket ---------------------------------------------------------------
