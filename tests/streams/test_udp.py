@@ -245,6 +245,31 @@ def test_sender_splits_into_datagrams_and_ends_with_the_marker(with_timestamps):
         np.testing.assert_array_equal(got["t"], ev["t"])
 
 
+class _LiveChunks(list):
+    live = True
+
+
+def test_live_sources_are_not_paced_again_and_the_rate_cap_sleeps():
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(dt: float) -> None:
+        sleeps.append(dt)
+        now[0] += dt
+
+    ev = some_events(100, dt=100_000)  # 10 s of stream time
+    with UdpSource(port=0, sensor_size=SENSOR) as src:
+        kw = dict(port=src.port, speed=1.0, clock=lambda: now[0], sleep=sleep)
+        stats = send_events(_LiveChunks([ev]), max_events_per_datagram=10, **kw)
+        assert stats.datagrams == 10 and sleeps == []  # live: already real time
+        stats = send_events(
+            _LiveChunks([ev]), max_events_per_datagram=10, max_datagrams_per_s=100, **kw
+        )
+        # 10 datagrams at 100/s: the last one is due 90 ms after the first
+        assert sum(sleeps) == pytest.approx(0.09)
+        assert stats.wall_s == pytest.approx(0.09)
+
+
 def test_send_to_a_bad_host_is_a_source_error():
     with pytest.raises(SourceError, match="cannot send"):
         send_events(some_events(3), host="256.1.1.1", port=9, speed=None)
