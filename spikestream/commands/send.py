@@ -44,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "send",
         help="replay a recording over UDP as SPIF events",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description="Replay a recording over UDP as SPIF event words, at its recorded "
+        "pace (--speed 1), faster (--speed 2x) or as fast as possible (--speed max): "
+        "a stand-in for a live camera on a SPIF link.",
     )
     p.add_argument("file", metavar="FILE", help="recording (any known format) or source URI")
     p.add_argument("destination", metavar="udp://HOST:PORT", help="where to send")
