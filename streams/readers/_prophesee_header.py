@@ -95,6 +95,18 @@ def _dims(path: os.PathLike[str], what: str, w: str, h: str) -> tuple[int, int]:
     return width, height
 
 
+def header_t0(path: os.PathLike[str], fields: dict[str, str]) -> int:
+    """The ``% t0 N`` offset in µs (faery writes it when it shifts timestamps to 0), else 0."""
+    text = fields.get("t0", fields.get("T0", "0")).strip()
+    try:
+        t0 = int(text)
+    except ValueError:
+        raise FormatError(path, f"header t0 {text!r} is not an integer (µs)") from None
+    if not 0 <= t0 < 1 << 62:
+        raise FormatError(path, f"header t0 {t0} is out of range")
+    return t0
+
+
 def header_geometry(path: os.PathLike[str], fields: dict[str, str]) -> tuple[int, int] | None:
     """``(width, height)`` stated by the header, or None.
 

@@ -12,7 +12,7 @@ Layout (Prophesee's DAT documentation, as read by faery and expelliarmus):
 
 The 32-bit timestamp wraps every 2**32 µs (~71.6 min): a step back by more than
 2**31 µs counts as a wrap. A smaller step back is clamped to the last timestamp
-and counted in ``counters["t_clamped"]``.
+and counted in ``counters["t_clamped"]``. A ``% t0 N`` header line adds ``N`` µs.
 
 Sensor size: from the header when it states one, else ``sensor_size=``, else
 :data:`DEFAULT_SENSOR_SIZE`. Headers without geometry come from the older
@@ -34,7 +34,13 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..formats import FileFormat
 from ..source import FileSource
-from ._prophesee_header import geometry_from_header, parse_header, read_header, sniff_header
+from ._prophesee_header import (
+    geometry_from_header,
+    header_t0,
+    parse_header,
+    read_header,
+    sniff_header,
+)
 
 DEFAULT_SENSOR_SIZE = (304, 240, 2)
 """ATIS (Prophesee Gen1) array: the sensor of DAT files whose header gives no geometry."""
@@ -96,6 +102,7 @@ class PropheseeDatSource(FileSource):
         self.sensor_size = geometry_from_header(
             self.path, self.header, sensor_size, DEFAULT_SENSOR_SIZE[:2]
         )
+        self.t0_us = header_t0(self.path, self.header)
 
     def _chunks(self) -> Iterator[np.ndarray]:
         x_mask, y_shift, y_mask, p_shift, p_mask = _LAYOUTS[self.version]
@@ -120,7 +127,7 @@ class PropheseeDatSource(FileSource):
                     last_t = int(clamped[-1])
                     d = rec["data"]
                     ev = np.empty(n, EVENT_DTYPE)
-                    ev["t"] = clamped
+                    ev["t"] = clamped + self.t0_us
                     ev["x"] = d & x_mask
                     ev["y"] = (d >> y_shift) & y_mask
                     ev["p"] = (d >> p_shift) & p_mask

@@ -18,8 +18,10 @@ Timestamps:
   so it wraps every 2**24 µs (~16.8 s); same half-range rule.
 Any smaller step back in time (a corrupt word) is clamped to the last timestamp
 and counted in ``counters["t_clamped"]``, so the stream stays time-ordered (as
-faery does). External triggers, ``OTHERS``/``CONTINUED`` words and unknown word
-types are skipped and counted (``ext_triggers``, ``other_words``, ``unknown_words``).
+faery does). A ``% t0 N`` header line (faery writes one when it shifts a
+recording to start at 0) adds ``N`` µs to every timestamp. External triggers,
+``OTHERS``/``CONTINUED`` words and unknown word types are skipped and counted
+(``ext_triggers``, ``other_words``, ``unknown_words``).
 
 Sensor size: from ``% format ...;width=W;height=H`` or ``% geometry WxH``; old
 headers without either are resolved as Prophesee's own software does, from
@@ -41,7 +43,7 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..formats import FileFormat
 from ..source import FileSource
-from ._prophesee_header import geometry_from_header, read_header, sniff_header
+from ._prophesee_header import geometry_from_header, header_t0, read_header, sniff_header
 
 DEFAULT_BLOCK_WORDS = 1 << 20
 """Words read from the file per block (4 MiB of EVT 2.0, 2 MiB of EVT 3.0)."""
@@ -282,6 +284,7 @@ class PropheseeRawSource(FileSource):
         elif fields_gen := self.header.get("sensor_generation", "").strip():
             guess = _SENSOR_GENERATIONS.get(fields_gen)
         self.sensor_size = geometry_from_header(self.path, self.header, sensor_size, guess)
+        self.t0_us = header_t0(self.path, self.header)
 
     def _chunks(self) -> Iterator[np.ndarray]:
         kernel, word, max_per_word = _ENCODINGS[self.encoding]
@@ -306,6 +309,8 @@ class PropheseeRawSource(FileSource):
                     ev = np.empty(target + max_per_word - 1, EVENT_DTYPE)
                     n, i = kernel(words, i, ev["t"], ev["x"], ev["y"], ev["p"], target, st)
                     self._count(st, seen)
+                    if self.t0_us:
+                        ev["t"][:n] += self.t0_us
                     for k in range(0, n, target):
                         yield ev[k : min(n, k + target)]
                 offset += n_words * ws
