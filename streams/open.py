@@ -2,7 +2,8 @@
 
 - a path: format sniffed from the header (see :mod:`.formats`);
 - ``udp://HOST:PORT``: SPIF event words over UDP (see :mod:`.udp`);
-- ``camera://`` or ``camera://INDEX``: a USB camera through aestream (see :mod:`.camera`);
+- ``camera://`` (or ``camera://inivation``, ``camera://prophesee``): a USB camera
+  through aestream (see :mod:`.camera`);
 - ``synthetic://gesture?seed=0&duration_s=10``: the built-in DVS simulator
   (see :mod:`.synthetic`).
 """
