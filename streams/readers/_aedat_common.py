@@ -66,7 +66,7 @@ class EventBatcher:
             yield from self._emit(final=True)
 
     def _emit(self, final: bool) -> Iterator[np.ndarray]:
-        raw = np.concatenate(self._pieces) if len(self._pieces) > 1 else self._pieces[0]
+        raw = _concat_records(self._pieces)
         n_out = len(raw) if final else len(raw) - len(raw) % self.chunk_events
         ev = self.convert(raw[:n_out])
         self._check_time(ev)
@@ -93,6 +93,16 @@ class EventBatcher:
             raise time_back_error(
                 self.name, ev["t"], i, self._last_t, self._emitted, self._where_of(i)
             )
+
+
+def _concat_records(pieces: list[np.ndarray]) -> np.ndarray:
+    """Concatenate same-dtype record arrays as raw bytes (numpy concatenates a
+    packed structured dtype field by field, ~30x slower)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    dtype = pieces[0].dtype
+    raw = np.dtype((np.void, dtype.itemsize))
+    return np.concatenate([p.view(raw) for p in pieces]).view(dtype)
 
 
 def first_time_back(t_us: np.ndarray, last_t_us: int | None) -> int | None:

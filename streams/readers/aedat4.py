@@ -46,6 +46,8 @@ EVENT_BYTES = 16
 """Size of one flatbuffer ``Event`` struct (t, x, y, on, 3 bytes padding)."""
 MAX_LZ4_RATIO = 256
 """An LZ4 frame cannot expand more than ~255x: a larger claimed size is corrupt."""
+MAX_PACKET_BYTES = 1 << 28
+"""A Zstd packet claiming more than this (16 M events) is taken as corrupt."""
 
 _RAW_EVENT = np.dtype((np.void, EVENT_BYTES))
 _NO_EVENTS = np.empty(0, dtype=_RAW_EVENT)
@@ -74,6 +76,9 @@ def _decompressor(compression: str) -> Callable[[bytes], bytes]:
     dctx = zstandard.ZstdDecompressor()
 
     def zstd_decompress(data: bytes) -> bytes:
+        claimed = zstandard.frame_content_size(data)
+        if claimed > MAX_PACKET_BYTES:
+            raise ValueError(f"Zstd frame claims {claimed} bytes")
         return dctx.decompressobj().decompress(data)
 
     return zstd_decompress

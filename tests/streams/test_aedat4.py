@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tracemalloc
 from pathlib import Path
 
 import lz4.frame
@@ -224,8 +225,9 @@ def test_corrupt_packet_unknown_stream_and_time_going_back(tmp_path):
     ev = random_events(100, (64, 48))
     ev["t"][60] = ev["t"][59] - 1
     path = write_aedat4(tmp_path / "b.aedat4", [(0, event_packet(ev))], DVS)
-    with pytest.raises(FormatError, match="time goes back at event 60"):
-        _read(path)
+    for chunk_events in (1000, 60, 30):  # inside a chunk, or first of a chunk
+        with pytest.raises(FormatError, match="time goes back at event 60"):
+            Aedat4Source(path, chunk_events=chunk_events).read_all()
 
 
 def test_events_outside_the_declared_sensor(tmp_path):
@@ -321,6 +323,19 @@ def test_chunking_gives_the_same_stream(busy_dvs128_files):
     chunks = list(Aedat4Source(path, chunk_events=1000))
     assert all(len(c) == 1000 for c in chunks[:-1]) and 0 < len(chunks[-1]) <= 1000
     assert np.array_equal(np.concatenate(chunks), whole)
+
+
+def test_memory_stays_bounded_by_the_chunk(busy_dvs128_files):
+    path = busy_dvs128_files[0]
+    decoded_bytes = 348_461 * EVENT_DTYPE.itemsize  # the whole file, decoded
+    tracemalloc.start()
+    try:
+        n = sum(len(c) for c in Aedat4Source(path, chunk_events=1000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == 348_461
+    assert peak < decoded_bytes / 2
 
 
 # ---------------------------------------------------------- fuzzing real bytes
