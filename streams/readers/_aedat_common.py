@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -23,26 +23,19 @@ class EventBatcher:
     """Gathers decoded pieces into chunks of exactly ``chunk_events`` events
     (the last one shorter) and checks that time never goes back.
 
-    Pieces are raw records (any dtype, e.g. 16-byte AEDAT 4 events viewed in a
-    packet's buffer); ``convert`` turns a contiguous run of them into a fresh
-    :data:`EVENT_DTYPE` array, once per chunk, so the per-event work is one
-    vectorised pass and the per-packet work is one list append.
+    A piece is an :data:`EVENT_DTYPE` array or a strided view of one into a
+    packet's buffer (see :func:`event_view`): each chunk is filled by one copy
+    per piece into a fresh contiguous array, so a packet costs a list append
+    and an event one memcpy of its 13 bytes.
 
     Args:
         chunk_events: events per chunk.
         name: the file, for errors.
-        convert: ``(N,)`` raw records -> ``(N,)`` :data:`EVENT_DTYPE` (a copy).
     """
 
-    def __init__(
-        self,
-        chunk_events: int,
-        name: str,
-        convert: Callable[[np.ndarray], np.ndarray] = np.copy,
-    ) -> None:
+    def __init__(self, chunk_events: int, name: str) -> None:
         self.chunk_events = chunk_events
         self.name = name
-        self.convert = convert
         self._pieces: list[np.ndarray] = []
         self._wheres: list[int] = []
         self._pending = 0
@@ -50,11 +43,11 @@ class EventBatcher:
         self._emitted = 0
 
     def push(self, piece: np.ndarray, where: int) -> Iterator[np.ndarray]:
-        """Add ``piece`` (``(N,)`` raw records of the packet at byte ``where``)
-        and yield every full chunk now available."""
+        """Add ``piece`` (``(N,)`` events of the packet at byte ``where``) and
+        yield every full chunk now available."""
         if len(piece) == 0:
             return
-        self._pieces.append(piece)
+        self._pieces.append(piece.view(_RECORD))
         self._wheres.append(where)
         self._pending += len(piece)
         if self._pending >= self.chunk_events:
@@ -66,16 +59,22 @@ class EventBatcher:
             yield from self._emit(final=True)
 
     def _emit(self, final: bool) -> Iterator[np.ndarray]:
-        raw = _concat_records(self._pieces)
-        n_out = len(raw) if final else len(raw) - len(raw) % self.chunk_events
-        ev = self.convert(raw[:n_out])
+        n_out = self._pending if final else self._pending - self._pending % self.chunk_events
+        out = np.empty(n_out, dtype=_RECORD)
+        filled = 0
+        rest: list[np.ndarray] = []
+        rest_wheres: list[int] = []
+        for piece, where in zip(self._pieces, self._wheres, strict=True):
+            take = min(len(piece), n_out - filled)
+            out[filled : filled + take] = piece[:take]
+            filled += take
+            if take < len(piece):
+                rest.append(piece[take:])
+                rest_wheres.append(where)
+        ev = out.view(EVENT_DTYPE)
         self._check_time(ev)
-        if n_out < len(raw):
-            self._wheres = [self._where_of(n_out)]
-            self._pieces = [raw[n_out:]]
-        else:
-            self._wheres, self._pieces = [], []
-        self._pending = len(raw) - n_out
+        self._pieces, self._wheres = rest, rest_wheres
+        self._pending -= n_out
         self._last_t = int(ev["t"][-1])
         for i in range(0, n_out, self.chunk_events):
             chunk = ev[i : i + self.chunk_events]
@@ -83,7 +82,7 @@ class EventBatcher:
             yield chunk
 
     def _where_of(self, i: int) -> int:
-        """Byte offset of the packet that pending record ``i`` came from."""
+        """Byte offset of the packet that pending event ``i`` came from."""
         sizes = np.cumsum([len(p) for p in self._pieces])
         return self._wheres[min(int(np.searchsorted(sizes, i, side="right")), len(sizes) - 1)]
 
@@ -95,14 +94,9 @@ class EventBatcher:
             )
 
 
-def _concat_records(pieces: list[np.ndarray]) -> np.ndarray:
-    """Concatenate same-dtype record arrays as raw bytes (numpy concatenates a
-    packed structured dtype field by field, ~30x slower)."""
-    if len(pieces) == 1:
-        return pieces[0]
-    dtype = pieces[0].dtype
-    raw = np.dtype((np.void, dtype.itemsize))
-    return np.concatenate([p.view(raw) for p in pieces]).view(dtype)
+_RECORD = np.dtype((np.void, EVENT_DTYPE.itemsize))
+"""One event as raw bytes: numpy copies these with memcpy, while it copies a packed
+structured dtype field by field (~30x slower)."""
 
 
 def first_time_back(t_us: np.ndarray, last_t_us: int | None) -> int | None:
@@ -191,10 +185,8 @@ def gesture_labels(path: str | os.PathLike[str]) -> tuple[LabelledSegment, ...]:
     return read_labels(labels) if labels.is_file() else ()
 
 
-def first_13_bytes(raw: np.ndarray) -> np.ndarray:
-    """Contiguous ``(N,)`` raw records whose first 13 bytes are ``t`` int64,
-    ``x``, ``y`` int16, ``p`` int8 (little-endian, as AEDAT 4 events are) ->
-    a fresh :data:`EVENT_DTYPE` array (one strided copy)."""
-    stride = raw.dtype.itemsize
-    head = np.ndarray((len(raw),), dtype="V13", buffer=raw, strides=(stride,))
-    return head.copy().view(EVENT_DTYPE)
+def event_view(buf: bytes, offset: int, count: int, stride: int) -> np.ndarray:
+    """``(count,)`` :data:`EVENT_DTYPE` view (no copy) of ``stride``-byte records at
+    ``offset`` in ``buf`` whose first 13 bytes are ``t`` int64, ``x``, ``y`` int16,
+    ``p`` int8, little-endian, as AEDAT 4 events are."""
+    return np.ndarray((count,), dtype=EVENT_DTYPE, buffer=buf, offset=offset, strides=(stride,))

@@ -37,10 +37,11 @@ import numpy as np
 import zstandard
 
 from ..errors import FormatError
+from ..events import EVENT_DTYPE
 from ..formats import FileFormat
 from ..source import DEFAULT_CHUNK_EVENTS, FileSource, OutOfRange
 from ._aedat4_header import MAGIC, Aedat4Header, read_header, table_field, vector_at
-from ._aedat_common import EventBatcher, first_13_bytes
+from ._aedat_common import EventBatcher, event_view
 
 EVENT_BYTES = 16
 """Size of one flatbuffer ``Event`` struct (t, x, y, on, 3 bytes padding)."""
@@ -49,8 +50,7 @@ MAX_LZ4_RATIO = 256
 MAX_PACKET_BYTES = 1 << 28
 """A Zstd packet claiming more than this (16 M events) is taken as corrupt."""
 
-_RAW_EVENT = np.dtype((np.void, EVENT_BYTES))
-_NO_EVENTS = np.empty(0, dtype=_RAW_EVENT)
+_NO_EVENTS = np.empty(0, dtype=EVENT_DTYPE)
 _DV_LAYOUT = bytes.fromhex("100000004556545300000600080004000600000004000000")
 """Bytes 4-28 of an event packet as DV lays it out (root table at 20, vtable at
 14, elements vector at 28): a packet that matches skips the generic table walk."""
@@ -127,7 +127,7 @@ class Aedat4Source(FileSource):
     def _chunks(self) -> Iterator[np.ndarray]:
         header = self.header
         end = header.data_table_position if header.data_table_position >= 0 else self.file_size
-        batcher = EventBatcher(self.chunk_events, self.name, first_13_bytes)
+        batcher = EventBatcher(self.chunk_events, self.name)
         with open(self.path, "rb", buffering=1 << 20) as f:
             f.seek(header.data_start)
             pos = header.data_start
@@ -163,7 +163,7 @@ class Aedat4Source(FileSource):
             yield from batcher.flush()
 
     def _events(self, data: bytes, pos: int) -> np.ndarray:
-        """``(N,)`` raw 16-byte events of the packet at byte ``pos`` (a view, not a copy)."""
+        """``(N,)`` events of the packet at byte ``pos`` (a strided view, not a copy)."""
         try:
             buf = self._decompress(data)
         except _DECOMPRESS_ERRORS as e:
@@ -188,7 +188,7 @@ class Aedat4Source(FileSource):
                 start, count = vector_at(buf, field, EVENT_BYTES)
         except (ValueError, struct.error) as e:
             raise FormatError(self.name, f"corrupt event packet at byte {pos}: {e}") from None
-        return np.frombuffer(buf, dtype=_RAW_EVENT, count=count, offset=start)
+        return event_view(buf, start, count, EVENT_BYTES)
 
 
 def sniff(head: bytes, suffix: str) -> bool:
