@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE
-from spikestream.streams.formats import _READER_MODULES
+from spikestream.streams.formats import _READER_MODULES, open_file
 from spikestream.streams.gestures import write_labels
 from spikestream.streams.readers._aedat31 import Aedat31Source
 from spikestream.streams.readers.aedat2 import FORMAT, Aedat2Source, open_aedat
@@ -206,6 +206,15 @@ def test_sniffed_by_magic_not_suffix():
     assert not FORMAT.sniff(b"#!AER-DAT4.0\r\n", ".aedat")
     assert not FORMAT.sniff(b"% Data file containing CD events", ".aedat")
     assert "aedat2" in _READER_MODULES and FORMAT.name == "aedat2"
+
+
+def test_open_file_finds_both_versions_under_any_name(tmp_path):
+    x, y, p, t = _events(40, 128, 128)
+    v2 = write_aedat2(tmp_path / "rec2.bin", dvs128_addr(x, y, p), t)
+    v31 = write_aedat31(tmp_path / "rec31.bin", [polarity_packet(x, y, p, t)])
+    assert isinstance(open_file(v2), Aedat2Source)
+    assert isinstance(open_file(v31), Aedat31Source)
+    _check(open_file(v31).read_all(), x, y, p, t)
 
 
 # ------------------------------------------------------------- AEDAT 3.1

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, make_events
-from spikestream.streams.formats import _READER_MODULES
+from spikestream.streams.formats import _READER_MODULES, open_file
 from spikestream.streams.readers.aedat4 import FORMAT, Aedat4Source
 
 # ---------------------------------------------------------------- a tiny writer
@@ -246,6 +246,14 @@ def test_sniffed_by_magic_not_suffix(tmp_path):
     assert not FORMAT.sniff(b"#!AER-DAT2.0\r\n# jAER", ".aedat4")
     assert not FORMAT.sniff(b"% Data file containing CD events", ".aedat4")
     assert "aedat4" in _READER_MODULES and FORMAT.name == "aedat4"
+
+
+def test_open_file_finds_it_under_any_name(tmp_path):
+    path, data = _good_file(tmp_path)
+    renamed = tmp_path / "recording.bin"
+    renamed.write_bytes(data)
+    src = open_file(renamed)
+    assert isinstance(src, Aedat4Source) and len(src.read_all()) == 2000
 
 
 def _open_fds_to(path: Path) -> int:
