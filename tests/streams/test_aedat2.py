@@ -312,8 +312,9 @@ def mutate(data: bytes, mutations: list[tuple[str, int | float, bytes]]) -> byte
 
 
 @pytest.mark.parametrize("which", ["aedat2", "aedat31"])
-def test_fuzzed_bytes_give_events_or_format_error(which, recordings, tmp_path):
+def test_fuzzed_bytes_give_events_or_format_error(which, request, tmp_path):
     if which == "aedat2":
+        recordings = request.getfixturevalue("recordings")
         data = (recordings / "dvs128-aedat2" / "alex_walking_again.aedat").read_bytes()
     else:
         data = _gesture_file(tmp_path)[0].read_bytes()
