@@ -48,6 +48,9 @@ class InputStage:
 
         Returns:
             ``(M,)`` int64, ``M <= N`` (events outside the crop are left out).
+
+        Raises:
+            ValueError: without a crop, an event outside ``sensor_size``.
         """
         s = self.spec
         _, h, w = s.shape
@@ -63,6 +66,8 @@ class InputStage:
             keep = (x >= 0) & (x < rw) & (y >= 0) & (y < rh)
             if not keep.all():
                 x, y, events = x[keep], y[keep], events[keep]
+        elif len(x) and (x.max() >= rw or y.max() >= rh or x.min() < 0 or y.min() < 0):
+            self._outside(events)
         if fx != 1:
             x //= fx
         if fy != 1:
@@ -72,6 +77,13 @@ class InputStage:
         if s.polarity == "split":
             idx += (events["p"] != 0).astype(np.int64) * (h * w)
         return idx
+
+    def _outside(self, events: np.ndarray) -> None:
+        w, h, _ = self.spec.sensor_size
+        bad = (events["x"] < 0) | (events["x"] >= w) | (events["y"] < 0) | (events["y"] >= h)
+        i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+        raise ValueError(f"event {i} at (x={events['x'][i]}, y={events['y'][i]}) lies outside "
+                         f"the model's {w}x{h} input sensor (input.sensor_size)")
 
     def n_outside(self, events: np.ndarray) -> int:
         """Events of ``events`` outside the crop region (0 without a crop)."""

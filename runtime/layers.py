@@ -8,7 +8,8 @@ Lee et al.'s IF average-pooling neurons are an ``avgpool2d`` with a neuron.
 Tensors of a layer named ``conv1`` are ``conv1.weight`` (conv2d ``(out, in, kh, kw)``,
 linear ``(out, in)``) and ``conv1.bias`` (``(out,)``) when ``bias`` is set. Padding
 is zeros. Pooling windows that do not fit are dropped (torch's floor mode); average
-pooling multiplies each input by ``float32(scale / (kh * kw))`` and sums.
+pooling sums each window and multiplies the sum by :attr:`Pool2dSpec.weight`
+(``scale / (kh * kw)`` as float32; ``scale = kh * kw * theta`` is TSSL-BP's sum pooling).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ KINDS = ("stbp", "tssl", "bpsta", "lee", "relpsp", "lif")
 
 # Weight std per input of the first and later layers, chosen so that on busy DVS128
 # recordings with 1 ms windows hidden layers fire a few percent of steps.
-_GAIN = {"stbp": 0.5, "tssl": 0.35, "bpsta": 0.35, "lee": 0.35, "relpsp": 0.08, "lif": 0.3}
+_GAIN = {"stbp": 0.5, "tssl": 0.35, "bpsta": 0.35, "lee": 0.35, "relpsp": 0.1, "lif": 0.5}
 
 
 def _round(w: np.ndarray, grid_bits: int | None) -> np.ndarray:

@@ -113,8 +113,8 @@ def check_snapshot(snap: dict[str, np.ndarray], model: Model, batch: int) -> Non
 
 
 def create_backend(name: str, model: Model, batch: int = 1,
-                   device: str | None = None) -> Backend:
-    """Create the backend called ``name``.
+                   device: str | None = None, **options: Any) -> Backend:
+    """Create the backend called ``name`` (``options`` go to its ``create``).
 
     Raises:
         BackendError: unknown name (listing the known ones), or the backend's module
@@ -133,4 +133,4 @@ def create_backend(name: str, model: Model, batch: int = 1,
                                "is missing from this installation") from None
         raise BackendError(f"backend {name!r} needs the package {e.name!r}, which is "
                            f"not installed ({e})") from None
-    return mod.create(model, batch=batch, device=device)
+    return mod.create(model, batch=batch, device=device, **options)

@@ -1,0 +1,212 @@
+"""The readout: output activity of each step -> a smoothed, confident decision.
+
+Per step, the output layer's output ``(n_out,)`` becomes class scores
+``(n_classes,)`` by the readout kind (:class:`~.spec.ReadoutSpec`):
+
+- ``"count"``: output spikes (or PSP traces) per class;
+- ``"voting"``: the mean of each class's ``votes_per_class`` output neurons (BPSTA);
+- ``"membrane"``: the non-spiking readout's potentials (Lee et al.);
+- ``"first_spike"``: 1 for the class(es) whose neuron fired first since the last state
+  reset, then held until the next reset (ReL-PSP's time-to-first-spike decision).
+
+Scores are smoothed exponentially, ``s = a s + (1 - a) x`` with
+``a = exp(-dt / tau)`` (``tau_ms = 0``: no smoothing), and so is the input event rate.
+The probabilities are the smoothed scores normalised to sum 1 (softmax for
+``"membrane"``, whose potentials may be negative); the confidence is the largest.
+The decision is "no gesture" (label None) when the confidence is below
+``min_confidence``, the event rate below ``min_event_rate_hz``, or nothing scored
+yet. A :class:`Decision` is emitted when the decided label changes.
+
+State policy (what the engine does with the network state): ``"continuous"`` never
+resets; ``"reset_every"`` resets after every ``reset_every_steps`` steps;
+``"reset_on_silence"`` resets once when the input has stayed below
+``min_event_rate_hz`` (no events at all when that is 0) for ``silence_ms``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .spec import ReadoutSpec
+
+NO_GESTURE = "no gesture"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decided class changed at ``t_us`` (end of the step that changed it).
+
+    Attributes:
+        t_us: stream time, µs.
+        label: class index, or None for "no gesture".
+        name: class name or ``"no gesture"``.
+        confidence: in ``[0, 1]``.
+    """
+
+    t_us: int
+    label: int | None
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The readout's view after one step.
+
+    Attributes:
+        label: decided class index or None ("no gesture").
+        name: its name.
+        confidence: largest class probability, ``[0, 1]``.
+        probs: ``(n_classes,)`` class probabilities from the smoothed scores.
+        event_rate_hz: smoothed input event rate.
+        reset_state: the state policy asks the engine to reset the network now.
+    """
+
+    label: int | None
+    name: str
+    confidence: float
+    probs: np.ndarray
+    event_rate_hz: float
+    reset_state: bool = False
+
+
+class Readout:
+    """Stateful readout of one stream (see the module docstring).
+
+    Args:
+        spec: the model's readout settings.
+        classes: class names.
+        dt_us: step length, µs.
+        overrides: fields of :class:`ReadoutSpec` to change (e.g. ``tau_ms=100``).
+    """
+
+    def __init__(self, spec: ReadoutSpec, classes: tuple[str, ...], dt_us: int,
+                 **overrides: Any) -> None:
+        self.spec = ReadoutSpec.from_dict({**spec.to_dict(), **overrides}) if overrides \
+            else spec
+        self.classes = tuple(classes)
+        self.dt_us = int(dt_us)
+        tau_us = self.spec.tau_ms * 1000.0
+        self.alpha = math.exp(-self.dt_us / tau_us) if tau_us > 0 else 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (smoothed scores, rate, decision, counters)."""
+        n = len(self.classes)
+        self.smoothed = np.zeros(n, np.float64)
+        self.rate_hz = 0.0
+        self.label: int | None = None
+        self.steps = 0
+        self._since_reset = 0
+        self._silent_us = 0
+        self._silence_reset_done = False
+        self._first: np.ndarray | None = None
+
+    def class_scores(self, output: np.ndarray) -> np.ndarray:
+        """``(n_out,)`` output of one step -> ``(n_classes,)`` float64 scores."""
+        out = np.asarray(output, np.float64).reshape(-1)
+        kind = self.spec.kind
+        if kind == "voting":
+            return out.reshape(len(self.classes), self.spec.votes_per_class).mean(axis=1)
+        if kind == "first_spike":
+            if self._first is None and (out > 0).any():
+                fired = (out > 0).astype(np.float64)
+                self._first = fired / fired.sum()
+            return self._first if self._first is not None else np.zeros(len(self.classes))
+        return out
+
+    def update(self, output: np.ndarray, n_events: int, t_end_us: int
+               ) -> tuple[np.ndarray, Prediction, Decision | None]:
+        """Take one step's output.
+
+        Args:
+            output: ``(n_out,)`` the output layer's output this step.
+            n_events: input events in the step's window.
+            t_end_us: end of the step's window, µs.
+
+        Returns:
+            ``(scores, prediction, decision)``: this step's class scores, the
+            prediction after it, and a :class:`Decision` if the label changed.
+        """
+        scores = self.class_scores(output)
+        a = self.alpha
+        self.smoothed *= a
+        self.smoothed += (1.0 - a) * scores
+        rate = n_events * 1e6 / self.dt_us
+        self.rate_hz = a * self.rate_hz + (1.0 - a) * rate
+        self.steps += 1
+        probs = self._probs()
+        conf = float(probs.max()) if len(probs) else 0.0
+        s = self.spec
+        label: int | None = int(probs.argmax())
+        if conf <= 0.0 or conf < s.min_confidence or self.rate_hz < s.min_event_rate_hz:
+            label = None
+        reset = self._policy(rate)
+        name = NO_GESTURE if label is None else self.classes[label]
+        decision = None
+        if label != self.label:
+            decision = Decision(int(t_end_us), label, name, conf)
+            self.label = label
+        return scores, Prediction(label, name, conf, probs, self.rate_hz, reset), decision
+
+    def _probs(self) -> np.ndarray:
+        x = self.smoothed
+        if self.spec.kind == "membrane":
+            if self.steps == 0:
+                return np.zeros_like(x)
+            e = np.exp(x - x.max())
+            return e / e.sum()
+        pos = np.maximum(x, 0.0)
+        total = pos.sum()
+        return pos / total if total > 0 else np.zeros_like(x)
+
+    def _policy(self, rate_hz: float) -> bool:
+        """Whether the network state should be reset after this step."""
+        s = self.spec
+        self._since_reset += 1
+        reset = False
+        if s.state_policy == "reset_every":
+            reset = self._since_reset >= s.reset_every_steps
+        elif s.state_policy == "reset_on_silence":
+            silent = rate_hz < s.min_event_rate_hz if s.min_event_rate_hz > 0 else rate_hz == 0
+            if silent:
+                self._silent_us += self.dt_us
+                if not self._silence_reset_done and self._silent_us >= s.silence_ms * 1000:
+                    reset = self._silence_reset_done = True
+            else:
+                self._silent_us = 0
+                self._silence_reset_done = False
+        if reset:
+            self.state_was_reset()
+        return reset
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The readout's state as arrays (``smoothed``, ``first``, ``scalars``)."""
+        n = len(self.classes)
+        return {
+            "smoothed": self.smoothed.copy(),
+            "first": np.full(n, np.nan) if self._first is None else self._first.copy(),
+            "scalars": np.array([self.rate_hz, -1 if self.label is None else self.label,
+                                 self.steps, self._since_reset, self._silent_us,
+                                 self._silence_reset_done], np.float64),
+        }
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Inverse of :meth:`get_state`."""
+        first = np.asarray(state["first"], np.float64)
+        self.smoothed = np.array(state["smoothed"], np.float64)
+        self._first = None if np.isnan(first).all() else first.copy()
+        rate, label, steps, since, silent, done = (float(v) for v in state["scalars"])
+        self.rate_hz, self.label = rate, None if label < 0 else int(label)
+        self.steps, self._since_reset, self._silent_us = int(steps), int(since), int(silent)
+        self._silence_reset_done = bool(done)
+
+    def state_was_reset(self) -> None:
+        """The network state was reset (by the policy or by the user)."""
+        self._since_reset = 0
+        self._first = None
+
