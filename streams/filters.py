@@ -35,8 +35,11 @@ from .filters_spatial import (
     Downsample,
     FilterCount,
     MergePolarity,
+    _first_outside,
     check_input,
     check_sensor_size,
+    copy_events,
+    take,
 )
 
 NEVER = np.iinfo(np.int64).min
@@ -70,14 +73,6 @@ class Filter(Protocol):
     def __call__(
         self, events: np.ndarray, state: Any = None, *, check: bool = True
     ) -> tuple[np.ndarray, Any]: ...
-
-
-@njit(cache=True)
-def _first_outside(x, y, p, width, height, npol):  # pragma: no cover - numba
-    for i in range(x.shape[0]):
-        if x[i] < 0 or x[i] >= width or y[i] < 0 or y[i] >= height or p[i] < 0 or p[i] >= npol:
-            return i
-    return -1
 
 
 @njit(cache=True)
@@ -137,7 +132,7 @@ def _pixel_filter(f, events: np.ndarray, state: PixelState | None, kernel, *args
         check_in_sensor(events, f.sensor_size, name)
     keep = np.empty(len(events), np.bool_)
     removed = kernel(t, x, y, state.last_t_us, *args, keep)
-    out = events[keep] if removed else events.copy()
+    out = take(events, keep) if removed else copy_events(events)
     return out, PixelState(state.last_t_us, state.events_in + len(events), state.removed + removed)
 
 

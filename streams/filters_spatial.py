@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from .events import EVENT_DTYPE, SensorSize, check_in_sensor
+
+_VOID = np.dtype((np.void, EVENT_DTYPE.itemsize))
 
 
 class FilterCount(NamedTuple):
@@ -42,13 +45,52 @@ def check_input(events: np.ndarray, sensor_size: SensorSize, name: str) -> None:
     if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE:
         got = getattr(events, "dtype", type(events).__name__)
         raise TypeError(f"{name}: events have dtype {got}, expected EVENT_DTYPE")
-    if len(events):
-        w, h, npol = sensor_size
-        x, y, p = events["x"], events["y"], events["p"]
-        if x.min() < 0 or x.max() >= w or y.min() < 0 or y.max() >= h:
-            check_in_sensor(events, sensor_size, name)
-        if p.min() < 0 or p.max() >= max(npol, 2):
-            check_in_sensor(events, sensor_size, name)
+    w, h, npol = sensor_size
+    if _first_outside(events["x"], events["y"], events["p"], w, h, max(npol, 2)) >= 0:
+        check_in_sensor(events, sensor_size, name)
+
+
+def take(events: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``events[keep]`` as a fresh array (2x faster through a raw-bytes view)."""
+    return events.view(_VOID)[keep].view(EVENT_DTYPE)
+
+
+def copy_events(events: np.ndarray) -> np.ndarray:
+    """A fresh copy of ``events`` (2x faster through a raw-bytes view)."""
+    return events.view(_VOID).copy().view(EVENT_DTYPE)
+
+
+@njit(cache=True)
+def _first_outside(x, y, p, width, height, npol):  # pragma: no cover - numba
+    for i in range(x.shape[0]):
+        if x[i] < 0 or x[i] >= width or y[i] < 0 or y[i] >= height or p[i] < 0 or p[i] >= npol:
+            return i
+    return -1
+
+
+@njit(cache=True)
+def _rescale(v, num, den):  # pragma: no cover - numba
+    """In place: ``v = v * num // den`` (int64 arithmetic)."""
+    for i in range(v.shape[0]):
+        v[i] = np.int64(v[i]) * num // den
+
+
+@njit(cache=True)
+def _crop_kernel(x, y, x0, y0, width, height, keep):  # pragma: no cover - numba
+    """``keep[i]`` iff the event lies in the box; return how many do."""
+    n = 0
+    for i in range(x.shape[0]):
+        k = x0 <= x[i] < x0 + width and y0 <= y[i] < y0 + height
+        keep[i] = k
+        n += k
+    return n
+
+
+@njit(cache=True)
+def _shift(x, y, dx, dy):  # pragma: no cover - numba
+    for i in range(x.shape[0]):
+        x[i] -= dx
+        y[i] -= dy
 
 
 def check_sensor_size(sensor_size: SensorSize, name: str) -> SensorSize:
@@ -123,15 +165,14 @@ class Downsample:
         state = self.init_state() if state is None else state
         if check:
             check_input(events, self.sensor_size, "Downsample")
-        out = events.copy()
+        out = copy_events(events)
         if self.target_size is not None:
             (tw, th), (w, h, _) = _pair(self.target_size, "", ""), self.sensor_size
-            out["x"] = events["x"].astype(np.int32) * tw // w
-            out["y"] = events["y"].astype(np.int32) * th // h
         else:
-            fx, fy = _pair(self.factor, "", "")
-            out["x"] //= fx
-            out["y"] //= fy
+            (fx, fy), tw, th = _pair(self.factor, "", ""), 1, 1
+            w, h = fx, fy
+        _rescale(out["x"], tw, w)
+        _rescale(out["y"], th, h)
         return out, FilterCount(state.events_in + len(events), state.removed)
 
 
@@ -174,12 +215,10 @@ class Crop:
         state = self.init_state() if state is None else state
         if check:
             check_input(events, self.sensor_size, "Crop")
-        x, y = events["x"], events["y"]
-        inside = (x >= self.x0) & (x < self.x0 + self.width)
-        inside &= (y >= self.y0) & (y < self.y0 + self.height)
-        out = events[inside]
-        out["x"] -= self.x0
-        out["y"] -= self.y0
+        keep = np.empty(len(events), np.bool_)
+        _crop_kernel(events["x"], events["y"], self.x0, self.y0, self.width, self.height, keep)
+        out = take(events, keep)
+        _shift(out["x"], out["y"], self.x0, self.y0)
         n = len(events)
         return out, FilterCount(state.events_in + n, state.removed + n - len(out))
 
@@ -207,6 +246,6 @@ class MergePolarity:
         state = self.init_state() if state is None else state
         if check:
             check_input(events, self.sensor_size, "MergePolarity")
-        out = events.copy()
+        out = copy_events(events)
         out["p"] = 0
         return out, FilterCount(state.events_in + len(events), state.removed)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, concat, make_events
 from spikestream.streams.windowing import (
@@ -195,14 +194,19 @@ def test_windower_matches_per_event_model_under_any_chunking(ts, cuts, dt, max_g
         assert w.counters[key] == counts[key], key
     assert w.counters["events"] + w.counters["late_dropped"] == len(a)
     assert w.counters["windows"] == len(got)
+    for prev, nxt in zip(got, got[1:], strict=False):  # contiguous within an epoch
+        assert nxt[3] > prev[3] and nxt[4] >= prev[4]
+        if nxt[4] == prev[4] and nxt[3] == prev[3] + 1:
+            assert nxt[0] == prev[1]
 
 
 @SETTINGS
-@given(unsorted_times, cut_lists, st.integers(-2000, 2000))
+@given(st.one_of(unsorted_times, with_resets), cut_lists, st.integers(-2000, 2000))
 def test_explicit_t0_matches_model(ts, cuts, t0):
     a = ev(ts)
-    got = as_tuples(Windower(1000, t0_us=t0).stream(split(a, cuts)))
-    assert got == [tuple(x) for x in reference(a, 1000, t0=t0)[0]]
+    got = as_tuples(Windower(1000, t0_us=t0, reset_threshold_us=20_000).stream(split(a, cuts)))
+    assert got == [tuple(x) for x in reference(a, 1000, t0=t0, thr=20_000)[0]]
+    assert all(w[0] % 1000 == t0 % 1000 for w in got)  # one lattice, across resets too
 
 
 def test_sort_policy_sorts_within_the_open_window_stably_and_counts():
