@@ -143,6 +143,11 @@ class Windower:
         return self._open_index
 
     @property
+    def epoch(self) -> int:
+        """Current epoch: 0, +1 at every timestamp reset."""
+        return self._epoch
+
+    @property
     def open_window_us(self) -> tuple[int, int] | None:
         """``(t_start_us, t_end_us)`` of the window still filling, if started."""
         s = self._open_start
@@ -154,6 +159,13 @@ class Windower:
         Args:
             chunk: ``(N,)`` :data:`EVENT_DTYPE` (``N`` may be 0). Not modified,
                 and no window aliases it.
+
+        Returns:
+            a :class:`WindowBatch` (iterate it, or ``list()`` it), possibly empty.
+
+        Raises:
+            FormatError: disorder under ``unsorted="raise"``, a late event under
+                ``late="raise"``; the events before it in the chunk are taken.
         """
         self._check_open()
         if not isinstance(chunk, np.ndarray) or chunk.dtype != EVENT_DTYPE:
