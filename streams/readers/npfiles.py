@@ -20,7 +20,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tokenize
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -39,7 +42,29 @@ from ._prophesee_header import check_sensor_size
 DVSGESTURE_SENSOR_SIZE = (128, 128, 2)
 """DVS128 array of tonic's DVS Gesture samples."""
 
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError)
+_READ_ERRORS = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+    NotImplementedError,  # zip compression or flags zipfile does not support
+    RuntimeError,  # an encrypted zip member
+)  # fmt: skip
+# numpy parses a .npy header with Python's tokenizer and ast: a corrupt header can
+# raise any of these besides ValueError.
+_HEADER_ERRORS = (
+    *_READ_ERRORS, SyntaxError, TypeError, OverflowError, tokenize.TokenError, Warning,
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _header_warnings_as_errors() -> Iterator[None]:
+    """Any warning while numpy parses a header (a deprecated dtype alias in a corrupt
+    header...) becomes an error, reported as a :class:`FormatError`; except the
+    note that a header needed numpy's Python 2 fallback parse: such files read fine."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings(
+            "ignore", message="Reading `.npy` or `.npz` file required additional header"
+        )
+        yield
 
 
 class _Converter:
@@ -104,12 +129,13 @@ class NpzSource(FileSource):
                             f"no {key!r} array (has {sorted(n[:-4] for n in names)})",
                         )
                 with zf.open("sensor_size.npy") as f:
-                    size = np.lib.format.read_array(f, allow_pickle=False)
+                    with _header_warnings_as_errors():
+                        size = np.lib.format.read_array(f, allow_pickle=False)
                 with zf.open("events.npy") as f:
                     self._dtype, self._count = self._read_header(f)
         except FormatError:
             raise
-        except _READ_ERRORS as e:
+        except _HEADER_ERRORS as e:
             raise FormatError(self.path, f"not a readable .npz ({type(e).__name__}: {e})") from None
         if size.shape not in ((2,), (3,)) or size.dtype.kind not in "iu" or size.min() < 1:
             raise FormatError(self.path, f"sensor_size must be 3 positive integers, got {size!r}")
@@ -122,10 +148,11 @@ class NpzSource(FileSource):
 
     def _read_header(self, f) -> tuple[np.dtype, int]:
         version = npformat.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = npformat.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = npformat.read_array_header_2_0(f)
+        with _header_warnings_as_errors():
+            if version == (1, 0):
+                shape, fortran, dtype = npformat.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = npformat.read_array_header_2_0(f)
         if dtype.hasobject:
             raise FormatError(
                 self.path, "'events' holds Python objects; only plain arrays are read"
@@ -154,7 +181,7 @@ class NpzSource(FileSource):
                     yield convert(a["t"], a["x"], a["y"], a["p"])
         except FormatError:
             raise
-        except _READ_ERRORS as e:
+        except _HEADER_ERRORS as e:
             raise FormatError(
                 self.path, f"cannot read 'events' ({type(e).__name__}: {e})"
             ) from None
@@ -169,8 +196,9 @@ class NpySource(FileSource):
     ) -> None:
         super().__init__(path, **kwargs)
         try:
-            arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
-        except _READ_ERRORS as e:
+            with _header_warnings_as_errors():
+                arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except _HEADER_ERRORS as e:
             raise FormatError(self.path, f"not a readable .npy ({type(e).__name__}: {e})") from None
         if arr.dtype.names is not None:
             if arr.ndim != 1:
