@@ -23,6 +23,7 @@ import numpy as np
 
 from ..streams.windowing import EventWindow, Windower
 from .backends.base import Backend, create_backend
+from .errors import ModelError
 from .model_file import Model, load_model
 from .overload import OverloadPolicy, threaded
 from .readout import Decision, Prediction, Readout
@@ -199,8 +200,8 @@ class Engine:
         size = getattr(stream, "sensor_size", None)
         want = self.model.spec.input.sensor_size
         if size is not None and tuple(size[:2]) != tuple(want[:2]):
-            raise ValueError(
-                f"{getattr(stream, 'name', 'source')}: sensor is {size[0]}x{size[1]} but model "
+            raise ModelError(
+                getattr(stream, "name", "source"), f"sensor is {size[0]}x{size[1]} but model "
                 f"{self.model.spec.name!r} expects {want[0]}x{want[1]} (its input.sensor_size)")
 
     # state ------------------------------------------------------------------

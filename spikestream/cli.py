@@ -14,7 +14,7 @@ import sys
 from ._version import __version__
 from .streams.errors import SpikestreamError
 
-COMMANDS = ("info", "send")
+COMMANDS = ("info", "send", "run", "profile", "train", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

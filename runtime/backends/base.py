@@ -127,10 +127,10 @@ def create_backend(name: str, model: Model, batch: int = 1,
     module = f"{__package__}.{BACKENDS[name]}"
     try:
         mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name == module:
+    except ImportError as e:
+        if isinstance(e, ModuleNotFoundError) and e.name == module:
             raise BackendError(f"backend {name!r} is not available: its module {module} "
                                "is missing from this installation") from None
-        raise BackendError(f"backend {name!r} needs the package {e.name!r}, which is "
-                           f"not installed ({e})") from None
+        raise BackendError(f"backend {name!r} needs the package {e.name!r}, which cannot "
+                           f"be imported ({e})") from None
     return mod.create(model, batch=batch, device=device, **options)
