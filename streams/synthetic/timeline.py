@@ -6,6 +6,10 @@ from its own generator ``(seed, GESTURE, i)``; the classes come from
 a permutation of them, from ``(seed, TIMELINE, round)``) so a long recording
 shows the classes equally often. The schedule is generated lazily, so it can be
 unbounded.
+
+A recording of ``duration_s`` is exactly the beginning of the unbounded stream
+with the same seed: a gesture running past the end keeps its motion and is cut
+there, its label ending at the end.
 """
 
 from __future__ import annotations
@@ -20,20 +24,23 @@ from ..source import LabelledSegment
 from . import seeding
 from .gestures import Motion, sample_motion
 
-MIN_SEGMENT_S = 0.5
-"""A gesture cut by the end of a recording is kept only if this much remains."""
+MIN_GESTURE_S = 1.0
+"""Shortest gesture duration accepted."""
 
 Range = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One scheduled gesture: its motion between ``t_start_us`` and ``t_end_us``."""
+    """One scheduled gesture: its motion runs from ``t_start_us`` to
+    ``motion_end_us``; its label ends at ``t_end_us``, the same or the end of
+    the recording when that cuts it short."""
 
     index: int
     motion: Motion
     t_start_us: int
     t_end_us: int
+    motion_end_us: int
 
     def labelled(self) -> LabelledSegment:
         """The segment as a :class:`LabelledSegment`."""
@@ -93,10 +100,8 @@ class Timeline:
             )
         self.n_gestures = n_gestures
         self.gesture_s = as_range(gesture_s, "gesture_s")
-        if self.gesture_s[0] < 2 * MIN_SEGMENT_S:
-            raise ValueError(
-                f"gestures must last at least {2 * MIN_SEGMENT_S} s, got {gesture_s!r}"
-            )
+        if self.gesture_s[0] < MIN_GESTURE_S:
+            raise ValueError(f"gestures must last at least {MIN_GESTURE_S} s, got {gesture_s!r}")
         self.pause_s = as_range(pause_s, "pause_s")
         self._segments: list[Segment] = []
         self._next_start_us = 0
@@ -125,8 +130,8 @@ class Timeline:
         return [s for s in self._segments if s.t_start_us < t_until_us]
 
     def overlapping(self, t0_us: int, t1_us: int) -> list[Segment]:
-        """Gestures with some part in ``[t0_us, t1_us)``."""
-        return [s for s in self.segments(t1_us) if s.t_end_us > t0_us]
+        """Gestures whose motion has some part in ``[t0_us, t1_us)``."""
+        return [s for s in self.segments(t1_us) if s.motion_end_us > t0_us]
 
     def _extend(self, t_until_us: int | None) -> None:
         while not self._done and (t_until_us is None or self._next_start_us < t_until_us):
@@ -140,13 +145,12 @@ class Timeline:
             start = self._next_start_us + round(pause * 1e6)
             end = start + round(duration * 1e6)
             cut = getattr(self, "end_us", None)
-            if cut is not None and end > cut:
-                if (cut - start) * 1e-6 < MIN_SEGMENT_S:
-                    self._done = True
-                    return
-                end = cut
+            if cut is not None and start >= cut:
+                self._done = True
+                return
             motion = sample_motion(self._label(i), (end - start) * 1e-6, rng)
-            self._segments.append(Segment(i, motion, start, end))
+            label_end = end if cut is None else min(end, cut)
+            self._segments.append(Segment(i, motion, start, label_end, end))
             self._next_start_us = end
 
     def _label(self, i: int) -> int:
