@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
@@ -36,11 +37,41 @@ OVERFLOW_US = 1 << 13
 LABELS_FILE = "labels.csv"
 
 
-def _decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split ``(N, 5)`` uint8 records into ``x, y, p, t_us`` (t without overflows)."""
-    b2 = raw[:, 2].astype(np.int64)
-    t = ((b2 & 0x7F) << 16) | (raw[:, 3].astype(np.int64) << 8) | raw[:, 4]
-    return raw[:, 0], raw[:, 1], b2 >> 7, t
+_OVERFLOW, _LAST_T, _N_MARKERS = 0, 1, 2
+
+
+@njit(cache=True)
+def decode_nmnist(raw, t, x, y, p, st):  # pragma: no cover - numba
+    """Decode whole 5-byte records of ``raw`` (uint8) into ``t, x, y, p``.
+
+    ``st`` (int64: overflow µs, last t, marker count) carries across calls.
+    Returns ``(n_events, first_bad_record)``, the latter -1 unless a timestamp
+    goes back in time (decoding stops there).
+    """
+    n = 0
+    overflow = st[_OVERFLOW]
+    last = st[_LAST_T]
+    bad = -1
+    for r in range(raw.shape[0] // RECORD_BYTES):
+        b = r * RECORD_BYTES
+        if raw[b + 1] == OVERFLOW_Y:
+            overflow += OVERFLOW_US
+            st[_N_MARKERS] += 1
+            continue
+        b2 = np.int64(raw[b + 2])
+        tt = ((b2 & 0x7F) << 16) + (np.int64(raw[b + 3]) << 8) + raw[b + 4] + overflow
+        if tt < last:
+            bad = r
+            break
+        last = tt
+        t[n] = tt
+        x[n] = raw[b]
+        y[n] = raw[b + 1]
+        p[n] = b2 >> 7
+        n += 1
+    st[_OVERFLOW] = overflow
+    st[_LAST_T] = last
+    return n, bad
 
 
 class NmnistSource(FileSource):
@@ -69,41 +100,29 @@ class NmnistSource(FileSource):
             )
 
     def _chunks(self) -> Iterator[np.ndarray]:
-        overflow = 0
-        last_t = 0
+        st = np.zeros(3, np.int64)
+        markers = 0
         index = 0
         with open(self.path, "rb") as f:
             while True:
-                raw = f.read(self.chunk_events * RECORD_BYTES)
-                n = len(raw) // RECORD_BYTES
-                if n == 0:
+                raw = np.frombuffer(f.read(self.chunk_events * RECORD_BYTES), np.uint8)
+                if raw.size < RECORD_BYTES:
                     break
-                rec = np.frombuffer(raw, np.uint8, count=n * RECORD_BYTES).reshape(n, RECORD_BYTES)
-                x, y, p, t = _decode(rec)
-                marker = y == OVERFLOW_Y
-                t = t + overflow + OVERFLOW_US * np.cumsum(marker)
-                overflow += OVERFLOW_US * int(np.count_nonzero(marker))
-                self.counters["time_overflow_markers"] += int(np.count_nonzero(marker))
-                keep = ~marker
-                t = t[keep]
-                back = np.flatnonzero(np.diff(t, prepend=last_t) < 0)
-                if back.size:
-                    i = int(np.flatnonzero(keep)[back[0]])
-                    prev = int(t[back[0] - 1]) if back[0] else last_t
+                ev = np.empty(raw.size // RECORD_BYTES, EVENT_DTYPE)
+                n, bad = decode_nmnist(raw, ev["t"], ev["x"], ev["y"], ev["p"], st)
+                self.counters["time_overflow_markers"] += int(st[_N_MARKERS]) - markers
+                markers = int(st[_N_MARKERS])
+                if bad >= 0:
+                    i = index + bad
+                    b = raw[bad * RECORD_BYTES : (bad + 1) * RECORD_BYTES].astype(np.int64)
+                    t_bad = (((b[2] & 0x7F) << 16) | (b[3] << 8) | b[4]) + st[_OVERFLOW]
                     raise FormatError(
                         self.path,
-                        f"event {index + i} (byte {(index + i) * RECORD_BYTES}) goes back in time "
-                        f"from {prev} to {int(t[back[0]])} us",
+                        f"event {i} (byte {i * RECORD_BYTES}) goes back in time "
+                        f"from {int(st[_LAST_T])} to {int(t_bad)} us",
                     )
-                if t.size:
-                    last_t = int(t[-1])
-                ev = np.empty(t.size, EVENT_DTYPE)
-                ev["t"] = t
-                ev["x"] = x[keep]
-                ev["y"] = y[keep]
-                ev["p"] = p[keep]
-                index += n
-                yield ev
+                index += raw.size // RECORD_BYTES
+                yield ev[:n]
 
 
 def read_nmnist_folder(root: str | os.PathLike[str]) -> list[tuple[Path, int]]:
@@ -171,10 +190,9 @@ def _sniff(head: bytes, suffix: str) -> bool:
     n = len(head) // RECORD_BYTES
     if n == 0:
         return False
-    rec = np.frombuffer(head, np.uint8, count=n * RECORD_BYTES).reshape(n, RECORD_BYTES)
-    _, y, _, t = _decode(rec)
-    t = t[y != OVERFLOW_Y]
-    return bool(np.all(np.diff(t) >= 0))
+    ev = np.empty(n, EVENT_DTYPE)
+    raw = np.frombuffer(head, np.uint8, count=n * RECORD_BYTES)
+    return decode_nmnist(raw, ev["t"], ev["x"], ev["y"], ev["p"], np.zeros(3, np.int64))[1] < 0
 
 
 def open_nmnist(path: str | os.PathLike[str], **kwargs) -> NmnistSource:
