@@ -333,3 +333,18 @@ def test_fuzzed_files_give_valid_events_or_format_error(recordings, tmp_path_fac
 
     run()
     assert seen["events"] + seen["format_error"] == seen["run"] == 50
+
+
+def test_memory_stays_bounded_by_block_and_chunk(evt2_file: Path) -> None:
+    import tracemalloc
+
+    size = evt2_file.stat().st_size  # 2.1 MB of words, 6.8 MB of decoded events
+    next(iter(open_raw(evt2_file, chunk_events=10)))  # load the kernel before measuring
+    tracemalloc.start()
+    try:
+        n = sum(len(c) for c in open_raw(evt2_file, block_words=4096, chunk_events=4096))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert n == EVT2_EVENTS
+    assert peak < 300_000 < size  # one 16 KiB block + a few 53 KB chunks, not the file
