@@ -87,7 +87,8 @@ def ik(hands: np.ndarray, bend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     camera (foreshortened). ``bend[arm]`` in ``[-1, 1]`` blends the two:
     ``+1`` bends the elbow to the outer/lower side of the shoulder-hand line for
     raised arms, ``-1`` to the other side, ``0`` keeps the elbow on the line
-    (foreshortened), which stays smooth when the hand passes near the shoulder.
+    (foreshortened). Within ~16 body units of the shoulder the bend fades to 0,
+    so the elbow moves smoothly when the hand passes near the shoulder.
     Hands out of reach are pulled in. Returns ``(elbows, hands)``.
     """
     elbows = np.empty_like(hands)
@@ -101,8 +102,10 @@ def ik(hands: np.ndarray, bend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dc = np.maximum(d, lo)
         a = (UPPER_ARM**2 - FOREARM**2 + dc**2) / (2 * dc)
         h = np.sqrt(np.maximum(UPPER_ARM**2 - a**2, 0.0))
-        b = float(bend[arm])
-        along = abs(b) * a + (1 - abs(b)) * d * UPPER_ARM / (UPPER_ARM + FOREARM)
+        # a hand seen near its shoulder is an arm pointing at the camera: fade the
+        # in-plane bend out there, so the elbow never sweeps round the shoulder
+        b = float(bend[arm]) * _smoothstep((d - 4.0) / 12.0)
+        along = np.abs(b) * a + (1 - np.abs(b)) * d * UPPER_ARM / (UPPER_ARM + FOREARM)
         perp = SIDE[arm] * np.stack([-u[:, 1], u[:, 0]], axis=-1)
         elbows[:, arm] = SHOULDER[arm] + along[:, None] * u + (b * h)[:, None] * perp
         out_hands[:, arm] = SHOULDER[arm] + d[:, None] * u
