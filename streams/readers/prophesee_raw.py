@@ -292,7 +292,7 @@ class PropheseeRawSource(FileSource):
         st = np.zeros(_N_STATE, np.int64)
         seen = np.zeros(_N_STATE, np.int64)
         buf = np.empty(self.block_words * ws, np.uint8)
-        target = self.chunk_events
+        chunk = self.chunk_events
         with open(self.path, "rb") as f:
             f.seek(self._data_offset)
             pending = 0
@@ -306,13 +306,14 @@ class PropheseeRawSource(FileSource):
                 words = buf[: n_words * ws].view(word)
                 i = 0
                 while i < n_words:
+                    target = min(chunk, (n_words - i) * max_per_word)
                     ev = np.empty(target + max_per_word - 1, EVENT_DTYPE)
                     n, i = kernel(words, i, ev["t"], ev["x"], ev["y"], ev["p"], target, st)
                     self._count(st, seen)
                     if self.t0_us:
                         ev["t"][:n] += self.t0_us
-                    for k in range(0, n, target):
-                        yield ev[k : min(n, k + target)]
+                    for k in range(0, n, chunk):
+                        yield ev[k : min(n, k + chunk)]
                 offset += n_words * ws
                 pending = avail - n_words * ws
                 buf[:pending] = buf[n_words * ws : avail]
@@ -334,9 +335,7 @@ def _sniff(head: bytes, suffix: str) -> bool:
     fields = sniff_header(head)
     if fields is None:
         return False
-    if _encoding(fields) is not None or (suffix == ".raw" and "system_ID" in fields):
-        return True
-    return False
+    return _encoding(fields) is not None or (suffix == ".raw" and "system_ID" in fields)
 
 
 def open_raw(path: str | os.PathLike[str], **kwargs) -> PropheseeRawSource:
