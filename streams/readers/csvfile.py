@@ -152,6 +152,8 @@ class CsvSource(FileSource):
             raise FormatError(self.path, f"sensor sizes disagree: {sizes}")
         if stated:
             ((w, h),) = stated
+            if not (0 < w <= 1 << 15 and 0 < h <= 1 << 15 and 0 < npol <= 2):
+                raise FormatError(self.path, f"impossible sensor size {w}x{h}x{npol}")
             size = check_sensor_size((w, h, npol))
             if given is not None and check_sensor_size(given)[:2] != (w, h):
                 raise FormatError(

@@ -137,7 +137,12 @@ class NpzSource(FileSource):
             raise
         except _HEADER_ERRORS as e:
             raise FormatError(self.path, f"not a readable .npz ({type(e).__name__}: {e})") from None
-        if size.shape not in ((2,), (3,)) or size.dtype.kind not in "iu" or size.min() < 1:
+        if (
+            size.shape not in ((2,), (3,))
+            or size.dtype.kind not in "iu"
+            or size.min() < 1
+            or size[:2].max() > 1 << 15
+        ):
             raise FormatError(self.path, f"sensor_size must be 3 positive integers, got {size!r}")
         self.sensor_size = check_sensor_size(tuple(int(v) for v in size))
         if sensor_size is not None and check_sensor_size(sensor_size) != self.sensor_size:

@@ -95,6 +95,9 @@ def test_sensor_size_is_required_and_checked(tmp_path: Path) -> None:
     assert open_csv(stated).sensor_size == (8, 6, 1)
     with pytest.raises(FormatError, match="disagrees with the file's 8x6"):
         open_csv(stated, sensor_size=(9, 6))
+    zero = _write(tmp_path, "zero.csv", "t,x@0,y@6,on\n")
+    with pytest.raises(FormatError, match="zero.csv: impossible sensor size 0x6x2"):
+        open_csv(zero)
     both = _write(tmp_path, "b.csv", "# sensor_size: 8 6\nt,x@9,y@6,on\n")
     with pytest.raises(FormatError, match="sensor sizes disagree"):
         open_csv(both)

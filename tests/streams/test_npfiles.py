@@ -63,6 +63,7 @@ def test_npz_errors(events: np.ndarray, tmp_path: Path) -> None:
     cases = {
         "nosize.npz": ({"events": events}, "no 'sensor_size' array"),
         "badsize.npz": ({"events": events, "sensor_size": np.array([0, 5])}, "3 positive"),
+        "hugesize.npz": ({"events": events, "sensor_size": np.array([1 << 20, 5, 2])}, "3 pos"),
         "field.npz": ({"events": events[["t", "x", "y"]], "sensor_size": size}, "lacks field"),
         "flat.npz": ({"events": np.zeros((3, 4)), "sensor_size": size}, "must be 1-D"),
         "float.npz": (
