@@ -76,6 +76,7 @@ class _Converter:
         self.index = 0
 
     def __call__(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+        t = t.astype(np.int64, copy=False)  # unsigned differences would never go negative
         checks = [
             ("x or y outside 0..32767", (x < 0) | (x > 32767) | (y < 0) | (y > 32767)),
         ]

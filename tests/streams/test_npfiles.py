@@ -112,6 +112,11 @@ def test_npy_structured_needs_sensor_size(events: np.ndarray, tmp_path: Path) ->
     np.save(p, bad)
     with pytest.raises(FormatError, match="event 10: timestamp before the previous event's"):
         open_np(p, sensor_size=(128, 128), chunk_events=7).read_all()
+    unsigned = np.zeros(3, [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
+    unsigned["t"] = [5, 9, 7]
+    np.save(p, unsigned)
+    with pytest.raises(FormatError, match="event 2: timestamp before"):
+        open_np(p, sensor_size=(128, 128)).read_all()
 
 
 def test_tonic_dvsgesture_layout(events: np.ndarray, tmp_path: Path) -> None:
