@@ -25,16 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..gestures import GESTURE_CLASSES
+from .kinematics import REST_HANDS, SIDE, ik, rest_pose, smoothstep
 from .scene import FOREARM, SHOULDER, UPPER_ARM
 
 MIRRORED_LABEL: tuple[int, ...] = (0, 2, 1, 6, 5, 4, 3, 7, 8, 9, 10)
 """Class of the mirror image (x flipped) of each class."""
-
-SIDE = np.array([1.0, -1.0])
-"""x direction of arm 0 (image right) and arm 1 (image left)."""
-
-REST_HANDS = np.array([[21.0, 41.0], [-21.0, 41.0]])
-"""Hands hanging by the hips, body units."""
 
 Params = dict[str, float | np.ndarray]
 MotionFn = Callable[[np.ndarray, Params], tuple[np.ndarray, np.ndarray | None, np.ndarray]]
@@ -62,11 +57,6 @@ class Motion:
         return GESTURE_CLASSES[self.label]
 
 
-def rest_pose(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(elbows, hands)`` ``(K, 2, 2)`` of the rest pose (new arrays)."""
-    return np.repeat(_REST[0], k, axis=0), np.repeat(_REST[1], k, axis=0)
-
-
 def pose(motion: Motion, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(elbows, hands)`` ``(K, 2, 2)`` at times ``t_s (K,)`` since the gesture began."""
     t = np.asarray(t_s, dtype=np.float64)
@@ -74,42 +64,9 @@ def pose(motion: Motion, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if elbows is None:
         elbows, hands = ik(hands, bend)
     rest_e, rest_h = rest_pose(len(t))
-    w = _smoothstep(t / motion.ease_in_s) * _smoothstep((motion.duration_s - t) / motion.ease_out_s)
+    w = smoothstep(t / motion.ease_in_s) * smoothstep((motion.duration_s - t) / motion.ease_out_s)
     w = w[:, None, None]
     return rest_e + w * (elbows - rest_e), rest_h + w * (hands - rest_h)
-
-
-def ik(hands: np.ndarray, bend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Elbows of two-link arms reaching for ``hands (K, 2, 2)``, seen from the front.
-
-    A hand nearer to its shoulder than the arm's length is reached either by
-    bending the elbow in the image plane or by pointing the arm towards the
-    camera (foreshortened). ``bend[arm]`` in ``[-1, 1]`` blends the two:
-    ``+1`` bends the elbow to the outer/lower side of the shoulder-hand line for
-    raised arms, ``-1`` to the other side, ``0`` keeps the elbow on the line
-    (foreshortened). Within ~16 body units of the shoulder the bend fades to 0,
-    so the elbow moves smoothly when the hand passes near the shoulder.
-    Hands out of reach are pulled in. Returns ``(elbows, hands)``.
-    """
-    elbows = np.empty_like(hands)
-    out_hands = np.empty_like(hands)
-    lo, hi = abs(UPPER_ARM - FOREARM) + 1e-3, UPPER_ARM + FOREARM - 1e-3
-    for arm in range(2):
-        v = hands[:, arm] - SHOULDER[arm]
-        d = np.hypot(v[:, 0], v[:, 1])
-        u = np.where(d[:, None] > 1e-9, v / np.maximum(d, 1e-9)[:, None], [0.0, 1.0])
-        d = np.minimum(d, hi)
-        dc = np.maximum(d, lo)
-        a = (UPPER_ARM**2 - FOREARM**2 + dc**2) / (2 * dc)
-        h = np.sqrt(np.maximum(UPPER_ARM**2 - a**2, 0.0))
-        # a hand seen near its shoulder is an arm pointing at the camera: fade the
-        # in-plane bend out there, so the elbow never sweeps round the shoulder
-        b = float(bend[arm]) * _smoothstep((d - 4.0) / 12.0)
-        along = np.abs(b) * a + (1 - np.abs(b)) * d * UPPER_ARM / (UPPER_ARM + FOREARM)
-        perp = SIDE[arm] * np.stack([-u[:, 1], u[:, 0]], axis=-1)
-        elbows[:, arm] = SHOULDER[arm] + along[:, None] * u + (b * h)[:, None] * perp
-        out_hands[:, arm] = SHOULDER[arm] + d[:, None] * u
-    return elbows, out_hands
 
 
 def sample_motion(label: int, duration_s: float, rng: np.random.Generator) -> Motion:
@@ -128,11 +85,6 @@ def sample_motion(label: int, duration_s: float, rng: np.random.Generator) -> Mo
     }
     p.update(_SAMPLERS[label](rng, duration_s))
     return Motion(label, duration_s, ease * rng.uniform(0.7, 1.0), ease * rng.uniform(0.7, 1.0), p)
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def _phase(t: np.ndarray, p: Params, period_key: str = "period_s") -> np.ndarray:
@@ -343,7 +295,7 @@ def _other(t: np.ndarray, p: Params):
     for arm in range(2):
         times, pts = p[f"times{arm}"], p[f"points{arm}"]
         i = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2)
-        f = _smoothstep((t - times[i]) / (times[i + 1] - times[i]))[:, None]
+        f = smoothstep((t - times[i]) / (times[i + 1] - times[i]))[:, None]
         hands[:, arm] = pts[i] + f * (pts[i + 1] - pts[i])
     return hands, None, np.array([p["bend0"], p["bend1"]])
 
@@ -374,6 +326,3 @@ _MOTIONS: tuple[MotionFn, ...] = (
     _guitar,
     _other,
 )
-
-
-_REST = ik(REST_HANDS[None].copy(), np.array([-1.0, -1.0]))

@@ -20,7 +20,8 @@ import numpy as np
 from ..events import EVENT_DTYPE, SensorSize, concat
 from ..source import LabelledSegment
 from . import seeding
-from .gestures import pose, rest_pose
+from .gestures import pose
+from .kinematics import rest_pose
 from .noise import NoiseModel
 from .scene import Person, make_background, render_frames
 from .simulator import PixelConfig, pixel_init, pixel_step, sensor_shape

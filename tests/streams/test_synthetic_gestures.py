@@ -12,13 +12,8 @@ import numpy as np
 import pytest
 from spikestream.streams.events import concat
 from spikestream.streams.gestures import GESTURE_CLASSES
-from spikestream.streams.synthetic.gestures import (
-    MIRRORED_LABEL,
-    SIDE,
-    ik,
-    pose,
-    sample_motion,
-)
+from spikestream.streams.synthetic.gestures import MIRRORED_LABEL, pose, sample_motion
+from spikestream.streams.synthetic.kinematics import SIDE, ik
 from spikestream.streams.synthetic.render import Recording
 from spikestream.streams.synthetic.scene import FOREARM, SHOULDER, UPPER_ARM
 
