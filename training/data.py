@@ -1,0 +1,201 @@
+"""Labelled, binned event data for training: frames cached in memory, split, batched.
+
+A :class:`FrameSet` holds ``N`` samples already binned to ``T`` steps of ``dt_us``
+through the runtime's own rule: :func:`~spikestream.streams.windowing.bin_events`
+(the streaming grid, anchored like the live :class:`Windower` at the first event's
+window) and :class:`~spikestream.runtime.input_stage.InputStage` (crop, downsample,
+polarity, count/binary), so a network sees in training exactly the inputs the
+engine builds live (DESIGN.md, contract 4). Frames are kept as the smallest
+unsigned integer type that holds their counts (exact, 4x smaller than float32).
+
+:func:`stratified_split` holds out a fraction of every class, deterministically by
+seed; :func:`batches` iterates shuffled mini-batches ``(T, B, C, H, W)`` with an
+optional spatial jitter (:class:`Jitter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..runtime.input_stage import InputStage
+from ..runtime.spec import InputSpec
+from ..streams.windowing import bin_events
+
+
+@dataclass(frozen=True)
+class Binning:
+    """How a recording becomes ``T`` input frames.
+
+    Attributes:
+        input: the model's input stage spec.
+        dt_us: step length, µs.
+        n_steps: ``T``, the number of steps from the grid anchor (events after
+            ``n_steps * dt_us`` are not part of the sample and are counted as such).
+    """
+
+    input: InputSpec
+    dt_us: int
+    n_steps: int
+
+    def __post_init__(self) -> None:
+        if int(self.dt_us) != self.dt_us or self.dt_us < 1:
+            raise ValueError(f"dt_us must be a positive integer, got {self.dt_us!r}")
+        if int(self.n_steps) != self.n_steps or self.n_steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {self.n_steps!r}")
+
+    def frames(self, events: np.ndarray) -> tuple[np.ndarray, int]:
+        """Bin one time-ordered recording.
+
+        Args:
+            events: ``(N,)`` EVENT_DTYPE.
+
+        Returns:
+            ``(frames, n_used)``: ``(T, C, H, W)`` float32 counts and the number of
+            events inside the ``T`` windows (and inside the crop).
+        """
+        stage = InputStage(self.input)
+        windows = bin_events(events, self.dt_us, t0_us=0 if not len(events) else None,
+                             n_windows=self.n_steps)
+        out = np.zeros((self.n_steps, *stage.shape), np.float32)
+        used = 0
+        for k, w in enumerate(windows):
+            stage.dense(w.events, out[k])
+            used += len(w.events) - stage.n_outside(w.events)
+        return out, used
+
+
+@dataclass
+class FrameSet:
+    """Binned samples, in memory.
+
+    Attributes:
+        frames: ``(N, T, C, H, W)`` unsigned integer counts (or 0/1).
+        labels: ``(N,)`` int64 class indices.
+        classes: class names.
+        binning: how the frames were made.
+        names: ``N`` sample names (file paths relative to the data root).
+        n_events: ``(N,)`` events of each recording (all of them).
+        n_used: ``(N,)`` events that fell inside the ``T`` windows and the crop.
+        source: where the samples came from (a folder), for provenance.
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    binning: Binning
+    names: list[str]
+    n_events: np.ndarray
+    n_used: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: Sequence[int] | np.ndarray) -> FrameSet:
+        """The samples at ``idx`` (a copy of their frames)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return FrameSet(self.frames[idx], self.labels[idx], self.classes, self.binning,
+                        [self.names[i] for i in idx], self.n_events[idx], self.n_used[idx],
+                        self.source)
+
+    def class_counts(self) -> np.ndarray:
+        """``(n_classes,)`` samples per class."""
+        return np.bincount(self.labels, minlength=len(self.classes))
+
+
+def pack_frames(frames: list[np.ndarray]) -> np.ndarray:
+    """Stack float32 count frames into the smallest exact unsigned integer array."""
+    stacked = np.stack(frames) if frames else np.zeros((0,), np.uint8)
+    top = float(stacked.max()) if stacked.size else 0.0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return stacked.astype(dtype)
+    raise ValueError(f"a pixel holds {top:.0f} events in one step: too many to cache")
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic hold-out: ``round(val_fraction * n_c)`` samples of each class ``c``.
+
+    Args:
+        labels: ``(N,)`` class indices.
+        val_fraction: in ``[0, 1)``.
+        seed: the split's seed (the same seed gives the same split on any machine).
+
+    Returns:
+        ``(train_idx, val_idx)``, each sorted int64.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    val: list[np.ndarray] = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = int(round(val_fraction * len(idx)))
+        val.append(rng.permutation(idx)[:k])
+    v = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
+    t = np.setdiff1d(np.arange(len(labels)), v)
+    return t.astype(np.int64), v.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """Random spatial shift of a whole sample by up to ``max_px`` pixels in x and y.
+
+    Pixels shifted out of the frame leave it, zeros come in (as if the camera had
+    moved). ``max_px = 0`` is the identity.
+    """
+
+    max_px: int = 0
+
+    def __call__(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """Shift each sample of ``x`` ``(T, B, C, H, W)`` by its own random offset."""
+        if self.max_px <= 0:
+            return x
+        out = torch.zeros_like(x)
+        h, w = x.shape[-2:]
+        shifts = rng.integers(-self.max_px, self.max_px + 1, size=(x.shape[1], 2))
+        for b, (dy, dx) in enumerate(shifts.tolist()):
+            ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h),
+                                                                        slice(0, h + dy))
+            xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w),
+                                                                        slice(0, w + dx))
+            out[:, b, :, yd, xd] = x[:, b, :, ys, xs]
+        return out
+
+
+def batches(
+    data: FrameSet,
+    batch_size: int,
+    rng: np.random.Generator | None = None,
+    jitter: Jitter | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray]]:
+    """Mini-batches of ``data``.
+
+    Args:
+        data: the samples.
+        batch_size: samples per batch (the last one may be smaller).
+        rng: shuffles the order (and draws the jitter) when given; None keeps order.
+        jitter: spatial augmentation (needs ``rng``).
+        dtype: of the frames.
+
+    Yields:
+        ``(x, y, idx)``: ``x`` ``(T, B, C, H, W)`` frames, ``y`` ``(B,)`` int64 labels,
+        ``idx`` ``(B,)`` the samples' indices in ``data``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = rng.permutation(len(data)) if rng is not None else np.arange(len(data))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        x = torch.from_numpy(data.frames[idx].astype(np.float32)).to(dtype)
+        x = x.transpose(0, 1).contiguous()  # (B, T, ...) -> (T, B, ...)
+        if jitter is not None and rng is not None:
+            x = jitter(x, rng)
+        yield x, torch.from_numpy(data.labels[idx]), idx
