@@ -1,6 +1,6 @@
 """Render a synthetic gesture recording as a stream of event chunks.
 
-:func:`iter_recording` is the engine: per block of ``block_us`` it poses the
+:meth:`Recording.chunks` is the engine: per block of ``block_us`` it poses the
 person at every internal step (:mod:`.gestures`), draws the frames
 (:mod:`.scene`), draws the noise (:mod:`.noise`) and runs the pixel model
 (:mod:`.simulator`). Memory is bounded by one block, so the stream may be
@@ -147,6 +147,8 @@ class Recording:
         config = pixel if pixel is not None else random_pixel_config(seed)
         self.pixel = replace(config, **(pixel_overrides or {}))
         self.look = random_look(seed, self.shape)
+        self.rendered_until_us = 0
+        """End of the last block yielded by :meth:`chunks` (µs)."""
 
     @property
     def end_us(self) -> int | None:
@@ -199,9 +201,6 @@ class Recording:
             self.rendered_until_us = min(t1, end) if end is not None else t1
             yield ev
             t0 = t1
-
-    rendered_until_us: int = 0
-    """End of the last block yielded by :meth:`chunks`."""
 
 
 def iter_recording(
