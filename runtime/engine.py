@@ -15,9 +15,8 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,8 +30,7 @@ from .readout import Decision, Prediction, Readout
 _perf = time.perf_counter
 
 
-@dataclass(frozen=True)
-class StepResult:
+class StepResult(NamedTuple):
     """What one step of one stream produced.
 
     Attributes:
@@ -44,7 +42,8 @@ class StepResult:
         decision: a :class:`Decision` when the decided class changed, else None.
         dropped: windows dropped by the overload policy so far in this run.
         latency_us: ``input``, ``network``, ``readout`` wall µs (and each layer's,
-            keyed ``layer:<name>``, when stepped with ``timed=True``).
+            keyed ``layer:<name>``, when stepped with ``timed=True``); one dict shared
+            by the streams of a batch step.
         stream: index of the stream in the batch.
         record: per-layer arrays of this stream when stepped with ``record=True``.
     """
@@ -89,6 +88,7 @@ class Engine:
                          for _ in range(batch)]
         self.counters: Counter[str] = Counter()
         self.dropped = 0
+        self.windower: Windower | None = None  # the last run's (its counters: gaps...)
 
     # stepping ---------------------------------------------------------------
     def step(self, window: EventWindow, record: bool = False,
@@ -113,25 +113,28 @@ class Engine:
         t1 = _perf()
         out = self.backend.step(x, record=record, timed=timed)
         t2 = _perf()
-        results = []
+        updates = []
         for b, w in enumerate(windows):
-            n = len(w.events)
-            ro = self.readouts[b]
-            scores, pred, decision = ro.update(out.output[b], n, w.t_end_us)
-            if pred.reset_state:
+            upd = self.readouts[b].update(out.output[b], len(w.events), w.t_end_us)
+            if upd[1].reset_state:
                 self._reset_stream(b)
-            rec = None if out.record is None else {k: v[b] for k, v in out.record.items()}
-            results.append(StepResult(w.index, w.t_start_us, w.t_end_us, n, out.output[b],
-                                      scores, pred, decision, self.dropped, {}, b, rec))
-            self.counters["events"] += n
-        self.counters["windows"] += len(windows)
-        self.counters["steps"] += 1
+            updates.append(upd)
         t3 = _perf()
         lat = {"input": (t1 - t0) * 1e6, "network": (t2 - t1) * 1e6, "readout": (t3 - t2) * 1e6}
         if out.layer_us:
             lat.update({f"layer:{k}": v for k, v in out.layer_us.items()})
-        for r in results:
-            r.latency_us.update(lat)
+        results = []
+        n_events = 0
+        for b, (w, (scores, pred, decision)) in enumerate(zip(windows, updates, strict=True)):
+            rec = None if out.record is None else {k: v[b] for k, v in out.record.items()}
+            n = len(w.events)
+            n_events += n
+            results.append(StepResult(w.index, w.t_start_us, w.t_end_us, n, out.output[b],
+                                      scores, pred, decision, self.dropped, lat, b, rec))
+        c = self.counters
+        c["events"] += n_events
+        c["windows"] += len(windows)
+        c["steps"] += 1
         return results
 
     def _reset_stream(self, b: int) -> None:
@@ -145,12 +148,6 @@ class Engine:
         self.backend.restore(snap)
 
     # streams ----------------------------------------------------------------
-    def windows(self, chunks: Iterable[np.ndarray], **windower_kw: Any) -> Iterator[EventWindow]:
-        """Cut event chunks into this model's ``dt_us`` windows (:class:`Windower`)."""
-        name = getattr(chunks, "name", "<stream>")
-        self.windower = Windower(self.dt_us, source=str(name), **windower_kw)
-        return self.windower.stream(chunks)
-
     def run(self, stream: Iterable[Any], *, overload: OverloadPolicy | None = None,
             queue_windows: int = 64, record: bool = False,
             timed: bool = False) -> Iterator[StepResult]:
@@ -168,7 +165,7 @@ class Engine:
         """
         if self.batch != 1:
             raise ValueError("run() steps one stream; use step_batch for a batch")
-        self._check_sensor(stream)
+        self.check_source(stream)
         if overload is None and getattr(stream, "live", False):
             overload = "drop_oldest"
         windows = self._as_windows(stream)
@@ -196,7 +193,9 @@ class Engine:
             return self.windower.stream(rest)
         raise TypeError(f"run() takes event chunks or EventWindows, got {type(first).__name__}")
 
-    def _check_sensor(self, stream: Any) -> None:
+    def check_source(self, stream: Any) -> None:
+        """Raise :class:`ModelError` if ``stream`` has a ``sensor_size`` other than the
+        model's ``input.sensor_size`` (width and height)."""
         size = getattr(stream, "sensor_size", None)
         want = self.model.spec.input.sensor_size
         if size is not None and tuple(size[:2]) != tuple(want[:2]):

@@ -1,10 +1,11 @@
 """The input stage: an event window becomes the first layer's input.
 
 Each event of the window is cropped to :attr:`InputSpec.region` (events outside are
-not the network's input: they are counted in ``n_outside``, not lost silently),
+not the network's input: :meth:`InputStage.n_outside` counts them),
 downsampled (``x // fx``, ``y // fy``), given a channel (its polarity for
 ``"split"``, 0 for ``"merge"``) and turned into a flat index
-``c * H * W + y * W + x`` of the ``(C, H, W)`` input. The dense input is the count
+``c * H * W + y * W + x`` of the ``(C, H, W)`` input, all by one table lookup
+(:attr:`InputStage.lut`). The dense input is the count
 of events per index (``"count"``) or 1 where any (``"binary"``); the sparse input is
 the same as sorted unique indices and their values. Pure vectorised numpy (it is
 in the timed step); training bins its frames with the same functions.
@@ -13,6 +14,7 @@ in the timed step); training bins its frames with the same functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -40,6 +42,25 @@ class InputStage:
         c, h, w = self.spec.shape
         return c * h * w
 
+    @cached_property
+    def lut(self) -> np.ndarray:
+        """``(2, sensor_h, sensor_w)`` int32 flat input index of each sensor pixel and
+        polarity, -1 outside the crop: the whole input stage as one table."""
+        s = self.spec
+        sw, sh, _ = s.sensor_size
+        _, h, w = s.shape
+        x0, y0, rw, rh = s.region
+        fx, fy = s.downsample
+        x = np.arange(sw) - x0
+        y = np.arange(sh) - y0
+        inside = ((y >= 0) & (y < rh))[:, None] & ((x >= 0) & (x < rw))[None, :]
+        flat = (y // fy)[:, None] * w + (x // fx)[None, :]
+        lut = np.where(inside, flat, -1)
+        off = h * w if s.polarity == "split" else 0
+        table = np.stack([lut, np.where(inside, lut + off, -1)]).astype(np.int32)
+        table.setflags(write=False)
+        return table
+
     def indices(self, events: np.ndarray) -> np.ndarray:
         """Flat input index of every event inside the region, in event order.
 
@@ -47,43 +68,27 @@ class InputStage:
             events: ``(N,)`` EVENT_DTYPE.
 
         Returns:
-            ``(M,)`` int64, ``M <= N`` (events outside the crop are left out).
+            ``(M,)`` int32, ``M <= N`` (events outside the crop are left out).
 
         Raises:
-            ValueError: without a crop, an event outside ``sensor_size``.
+            ValueError: an event outside ``sensor_size`` (or with a polarity not 0/1).
         """
-        s = self.spec
-        _, h, w = s.shape
-        x0, y0, rw, rh = s.region
-        fx, fy = s.downsample
-        x = events["x"].astype(np.int64)
-        y = events["y"].astype(np.int64)
-        if s.crop is not None:
-            if x0:
-                x -= x0
-            if y0:
-                y -= y0
-            keep = (x >= 0) & (x < rw) & (y >= 0) & (y < rh)
-            if not keep.all():
-                x, y, events = x[keep], y[keep], events[keep]
-        elif len(x) and (x.max() >= rw or y.max() >= rh or x.min() < 0 or y.min() < 0):
+        try:  # unsigned views: a negative coordinate is out of range, never wrapped
+            idx = self.lut[events["p"].view(np.uint8), events["y"].view(np.uint16),
+                           events["x"].view(np.uint16)]
+        except IndexError:
             self._outside(events)
-        if fx != 1:
-            x //= fx
-        if fy != 1:
-            y //= fy
-        idx = y * w
-        idx += x
-        if s.polarity == "split":
-            idx += (events["p"] != 0).astype(np.int64) * (h * w)
+        if self.spec.crop is not None:
+            idx = idx[idx >= 0]
         return idx
 
     def _outside(self, events: np.ndarray) -> None:
         w, h, _ = self.spec.sensor_size
-        bad = (events["x"] < 0) | (events["x"] >= w) | (events["y"] < 0) | (events["y"] >= h)
+        x, y, p = events["x"], events["y"], events["p"]
+        bad = (x < 0) | (x >= w) | (y < 0) | (y >= h) | (p < 0) | (p > 1)
         i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
-        raise ValueError(f"event {i} at (x={events['x'][i]}, y={events['y'][i]}) lies outside "
-                         f"the model's {w}x{h} input sensor (input.sensor_size)")
+        raise ValueError(f"event {i} at (x={x[i]}, y={y[i]}, p={p[i]}) lies outside the "
+                         f"model's {w}x{h} input sensor (input.sensor_size)")
 
     def n_outside(self, events: np.ndarray) -> int:
         """Events of ``events`` outside the crop region (0 without a crop)."""
@@ -109,7 +114,7 @@ class InputStage:
         return out
 
     def sparse(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Non-zero entries of :meth:`dense`: sorted unique flat ``(K,)`` int64
+        """Non-zero entries of :meth:`dense`: sorted unique flat ``(K,)`` int32
         indices and their ``(K,)`` float32 values."""
         idx = self.indices(events)
         if not len(idx):

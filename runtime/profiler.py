@@ -155,7 +155,7 @@ class Profiler:
             each :class:`~.engine.StepResult`; :meth:`report` afterwards.
         """
         name = str(getattr(source, "name", "<stream>"))
-        engine._check_sensor(source)
+        engine.check_source(source)
         chunks: Iterable[np.ndarray] = _timed(iter(source), self, "decode")
         live = getattr(source, "live", False)
         if speed is not None and not live:

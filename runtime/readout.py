@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,8 +53,7 @@ class Decision:
     confidence: float
 
 
-@dataclass(frozen=True)
-class Prediction:
+class Prediction(NamedTuple):
     """The readout's view after one step.
 
     Attributes:
@@ -108,7 +107,7 @@ class Readout:
 
     def class_scores(self, output: np.ndarray) -> np.ndarray:
         """``(n_out,)`` output of one step -> ``(n_classes,)`` float64 scores."""
-        out = np.asarray(output, np.float64).reshape(-1)
+        out = output.astype(np.float64).reshape(-1)
         kind = self.spec.kind
         if kind == "voting":
             return out.reshape(len(self.classes), self.spec.votes_per_class).mean(axis=1)
@@ -134,16 +133,18 @@ class Readout:
         """
         scores = self.class_scores(output)
         a = self.alpha
-        self.smoothed *= a
-        self.smoothed += (1.0 - a) * scores
+        sm = self.smoothed
+        if a:
+            sm *= a
+            sm += (1.0 - a) * scores
+        else:
+            sm[:] = scores
         rate = n_events * 1e6 / self.dt_us
         self.rate_hz = a * self.rate_hz + (1.0 - a) * rate
         self.steps += 1
-        probs = self._probs()
-        conf = float(probs.max()) if len(probs) else 0.0
+        probs, label, conf = self._decide()
         s = self.spec
-        label: int | None = int(probs.argmax())
-        if conf <= 0.0 or conf < s.min_confidence or self.rate_hz < s.min_event_rate_hz:
+        if conf < s.min_confidence or self.rate_hz < s.min_event_rate_hz:
             label = None
         reset = self._policy(rate)
         name = NO_GESTURE if label is None else self.classes[label]
@@ -153,16 +154,20 @@ class Readout:
             self.label = label
         return scores, Prediction(label, name, conf, probs, self.rate_hz, reset), decision
 
-    def _probs(self) -> np.ndarray:
+    def _decide(self) -> tuple[np.ndarray, int | None, float]:
+        """Probabilities, best class (None when nothing scored) and its probability."""
         x = self.smoothed
         if self.spec.kind == "membrane":
-            if self.steps == 0:
-                return np.zeros_like(x)
             e = np.exp(x - x.max())
-            return e / e.sum()
-        pos = np.maximum(x, 0.0)
-        total = pos.sum()
-        return pos / total if total > 0 else np.zeros_like(x)
+            probs = e / e.sum()
+        else:
+            pos = np.maximum(x, 0.0)
+            total = float(pos.sum())
+            if total <= 0.0:
+                return pos, None, 0.0
+            probs = pos / total
+        k = int(probs.argmax())
+        return probs, k, float(probs[k])
 
     def _policy(self, rate_hz: float) -> bool:
         """Whether the network state should be reset after this step."""

@@ -13,6 +13,7 @@ in-place ops and cheap forms: ``torch.gt(u, thr, out=float_buffer)`` for the spi
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -96,20 +97,23 @@ def _pool2x2_sum(x: torch.Tensor) -> torch.Tensor:
 
 
 def _synapse(layer: LayerSpec, in_shape: tuple[int, ...], integral: bool, model: Model,
-             dev: torch.device) -> Op:
+             dev: torch.device, scale: float = 1.0) -> Op:
     """The layer's synaptic op; ``integral``: its input holds integers (spikes, counts),
     so any summation order is exact and the fast 2x2 pooling may be used (else the
-    reference op keeps results bit-equal to :mod:`..functional`)."""
-    def t(name: str) -> torch.Tensor | None:
+    reference op keeps results bit-equal to :mod:`..functional`). ``scale``: a factor
+    folded into the weights (pooling weight), or left out of a pooling op (1.0)."""
+    def t(name: str, factor: float = 1.0) -> torch.Tensor | None:
         a = model.tensors.get(name)
-        return None if a is None else torch.from_numpy(np.array(a)).to(dev)
+        if a is None:
+            return None
+        return torch.from_numpy(np.array(a) * np.float32(factor)).to(dev)
 
     if isinstance(layer, Conv2dSpec):
-        w, b = t(f"{layer.name}.weight"), t(f"{layer.name}.bias")
+        w, b = t(f"{layer.name}.weight", scale), t(f"{layer.name}.bias")
         stride, pad = layer.stride, layer.padding
         return lambda x: F.conv2d(x, w, b, stride, pad)
     if isinstance(layer, LinearSpec):
-        w, b = t(f"{layer.name}.weight"), t(f"{layer.name}.bias")
+        w, b = t(f"{layer.name}.weight", scale), t(f"{layer.name}.bias")
         return lambda x: F.linear(x, w, b)
     if isinstance(layer, FlattenSpec):
         return lambda x: x.reshape(x.shape[0], -1)
@@ -117,7 +121,7 @@ def _synapse(layer: LayerSpec, in_shape: tuple[int, ...], integral: bool, model:
     k, s = layer.kernel_size, layer.stride
     if layer.op == "max":
         return lambda x: F.max_pool2d(x, k, s)
-    wgt = f32(layer.weight)
+    wgt = f32(layer.weight) * scale
     if integral and k == s == (2, 2) and in_shape[1] % 2 == 0 and in_shape[2] % 2 == 0:
         pool: Op = _pool2x2_sum
     else:
@@ -126,6 +130,24 @@ def _synapse(layer: LayerSpec, in_shape: tuple[int, ...], integral: bool, model:
     if wgt == 1.0:
         return pool
     return lambda x: pool(x).mul_(wgt)
+
+
+def _pool_folds(layers: tuple[LayerSpec, ...]) -> dict[int, int]:
+    """Average pools (without neuron) whose power-of-two weight can move into the next
+    conv/linear weights, bit-exactly: ``{pool index: weighted layer index}``."""
+    folds = {}
+    for i, layer in enumerate(layers):
+        if not (isinstance(layer, Pool2dSpec) and layer.op == "avg" and layer.neuron is None):
+            continue
+        w = f32(layer.weight)
+        if w == 1.0 or math.frexp(w)[0] != 0.5:
+            continue
+        j = i + 1
+        while j < len(layers) and isinstance(layers[j], FlattenSpec):
+            j += 1
+        if j < len(layers) and isinstance(layers[j], Conv2dSpec | LinearSpec):
+            folds[i] = j
+    return folds
 
 
 def _integral_out(layer: LayerSpec, integral_in: bool) -> bool:
@@ -165,20 +187,25 @@ class TorchBackend:
         self._host = torch.zeros((batch, *spec.input.shape), dtype=torch.float32,
                                  pin_memory=self.device.type == "cuda")
         self._host_np = self._host.numpy()
-        self._names: list[str] = []
-        self._syn: list[Op] = []
+        self._ops: list[Op] = []
         self._neurons: dict[str, _Neuron] = {}
         self._steps: list[tuple[str, Op, _Neuron | None]] = []
         shape = spec.input.shape
         integral = True  # input counts are integers
+        folds = _pool_folds(spec.layers)
+        into = {j: f32(spec.layers[i].weight) for i, j in folds.items()}  # type: ignore[union-attr]
+        self._rec_scale = {spec.layers[m].name: into[j] for i, j in folds.items()
+                           for m in range(i, j)}
         with torch.inference_mode():
-            for layer, out_shape in zip(spec.layers, spec.shapes(), strict=True):
+            for k, (layer, out_shape) in enumerate(zip(spec.layers, spec.shapes(), strict=True)):
                 neuron = None
                 if layer.neuron is not None:
                     neuron = _Neuron(layer.neuron, (batch, *out_shape), self.device)
                     self._neurons[layer.name] = neuron
-                syn = _synapse(layer, shape, integral, model, self.device)
+                scale = 1.0 / into[folds[k]] if k in folds else into.get(k, 1.0)
+                syn = _synapse(layer, shape, integral, model, self.device, scale)
                 self._steps.append((layer.name, syn, neuron))
+                self._ops += [syn] if neuron is None else [syn, neuron]
                 shape = out_shape
                 integral = _integral_out(layer, integral)
 
@@ -193,34 +220,42 @@ class TorchBackend:
 
     def step(self, prepared: torch.Tensor, record: bool = False,
              timed: bool = False) -> StepOutput:
-        rec: dict[str, np.ndarray] | None = None
-        times: dict[str, float] | None = None
         cuda = self.device.type == "cuda"
         with torch.inference_mode():
-            x = prepared
-            if record:
-                rec = {"input": x.cpu().numpy().copy()}
-            if timed:
-                times = {}
-                if cuda:
-                    torch.cuda.synchronize(self.device)
-                t0 = time.perf_counter()
-            for name, syn, neuron in self._steps:
-                x = syn(x)
-                if neuron is not None:
-                    x = neuron(x)
-                if timed:
-                    if cuda:
-                        torch.cuda.synchronize(self.device)
-                    t1 = time.perf_counter()
-                    times[name] = (t1 - t0) * 1e6  # type: ignore[index]
-                    t0 = t1
-                if rec is not None:
-                    rec[name] = x.cpu().numpy().copy()
-                    if neuron is not None:
-                        rec[f"{name}.u"] = neuron.state["u"].cpu().numpy().copy()
+            if record or timed:
+                x, rec, times = self._step_observed(prepared, record, timed)
+            else:
+                x, rec, times = prepared, None, None
+                for op in self._ops:
+                    x = op(x)
             out = x.cpu().numpy().copy() if cuda else x.numpy().copy()
         return StepOutput(out, rec, times)
+
+    def _step_observed(self, x: torch.Tensor, record: bool, timed: bool):
+        """The step, recording every layer and/or timing it."""
+        rec = {"input": x.cpu().numpy().copy()} if record else None
+        times: dict[str, float] | None = {} if timed else None
+        cuda = self.device.type == "cuda"
+        if cuda and timed:
+            torch.cuda.synchronize(self.device)
+        t0 = time.perf_counter()
+        for name, syn, neuron in self._steps:
+            x = syn(x)
+            if neuron is not None:
+                x = neuron(x)
+            if times is not None:
+                if cuda:
+                    torch.cuda.synchronize(self.device)
+                t1 = time.perf_counter()
+                times[name] = (t1 - t0) * 1e6
+                t0 = t1
+            if rec is not None:
+                rec[name] = x.cpu().numpy().copy()
+                if name in self._rec_scale:  # a pooling weight folded into the next layer
+                    rec[name] *= self._rec_scale[name]
+                if neuron is not None:
+                    rec[f"{name}.u"] = neuron.state["u"].cpu().numpy().copy()
+        return x, rec, times
 
     def reset(self) -> None:
         with torch.inference_mode():

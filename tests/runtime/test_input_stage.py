@@ -97,6 +97,13 @@ def test_property_matches_naive(n, seed, crop, fx, fy, polarity, mode):
 
 def test_event_outside_the_sensor_is_an_error():
     stage = InputStage(InputSpec((32, 32, 2)))
-    with pytest.raises(ValueError, match=r"event 1 at \(x=40, y=2\) lies outside the model's "
+    with pytest.raises(ValueError, match=r"event 1 at \(x=40, y=2, p=1\) lies outside the model.s "
                                          r"32x32 input sensor"):
         stage.dense(make_events([0, 1], [3, 40], [2, 2], [0, 1]))
+
+
+@pytest.mark.parametrize("x, y, p", [(-1, 0, 0), (0, -3, 1), (0, 0, 2), (0, 0, -1)])
+def test_negative_coordinates_and_bad_polarity_never_wrap(x, y, p):
+    stage = InputStage(InputSpec((32, 32, 2)))
+    with pytest.raises(ValueError, match="lies outside"):
+        stage.indices(make_events([0], [x], [y], [p]))
