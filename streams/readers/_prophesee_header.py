@@ -5,6 +5,10 @@ recent Prophesee software close the header with ``% end``. Older files stop
 where the binary body starts, so a line counts as header only when it is
 ``%`` followed by a space and printable text: a binary word that happens to
 start with ``%`` is not mistaken for a header line.
+
+Old ``.raw`` headers state neither format nor geometry; like Prophesee's own
+software, :func:`system_info` then infers them from ``% system_ID`` (for files
+whose integrator is Prophesee) or ``% sensor_generation``.
 """
 
 from __future__ import annotations
@@ -168,3 +172,64 @@ def geometry_from_header(
     raise FormatError(
         path, "header gives no sensor geometry; pass sensor_size=(width, height) to open it"
     )
+
+
+# Sensor geometry by Prophesee system ID (width, height, encoding); see Prophesee's
+# HAL: systems of integrator "Prophesee" whose old headers lack a format/geometry.
+_SYSTEM_IDS: dict[int, tuple[int, int, str]] = {
+    0x15: (640, 480, "evt2"),  # CCAM3 Gen3.0
+    0x1C: (640, 480, "evt2"),  # CCAM3 Gen3.1
+    0x1A: (1280, 720, "evt2"),  # CCAM3 Gen4.0
+    0x17: (640, 480, "evt2"),  # CCAM4 Gen3.0 (rev A)
+    0x97: (640, 480, "evt2"),  # CCAM4 Gen3.0 EVK
+    0x19: (640, 480, "evt2"),  # CCAM4 Gen3.0 rev B
+    0x99: (640, 480, "evt2"),  # CCAM4 Gen3.0 rev B EVK
+    0x1D: (640, 480, "evt2"),  # CCAM4 Gen3.0 rev B EVK bridge
+    0x23: (640, 480, "evt2"),  # CCAM5 Gen3.1
+    0x1E: (1280, 720, "evt3"),  # CCAM5 Gen4.0
+    0x2E: (1280, 720, "evt3"),  # CCAM5 Gen4.0 fixed frame
+    0x21: (640, 480, "evt2"),  # VisionCam Gen3.0
+    0xA1: (640, 480, "evt2"),  # VisionCam Gen3.0 EVK
+    0x22: (640, 480, "evt2"),  # VisionCam Gen3.1
+    0xA2: (640, 480, "evt2"),  # VisionCam Gen3.1 EVK
+    0x29: (640, 480, "evt2"),  # EVK2 Gen3.1
+    0x1F: (1280, 720, "evt2"),  # EVK2 Gen4.0
+    0x27: (1280, 720, "evt2"),  # EVK2 Gen4.1
+    0x28: (640, 480, "evt3"),  # EVK3 Gen3.1
+    0x30: (1280, 720, "evt3"),  # EVK3 Gen4.1
+    0x31: (1280, 720, "evt3"),  # EVK3 IMX636
+    0x32: (1280, 720, "evt3"),  # EVK2 IMX636
+}
+_SENSOR_GENERATIONS = {
+    "3.0": (640, 480),
+    "3.1": (640, 480),
+    "4.0": (1280, 720),
+    "4.1": (1280, 720),
+    "4.2": (1280, 720),
+    "320": (320, 320),
+}
+
+
+def raw_encoding(fields: dict[str, str]) -> str | None:
+    """``"evt2"``/``"evt3"`` from the ``format`` or ``evt`` key; other names as given."""
+    fmt = fields.get("format", "").split(";")[0].strip().lower()
+    if fmt:
+        return {"evt2": "evt2", "evt2.0": "evt2", "evt3": "evt3", "evt3.0": "evt3"}.get(fmt, fmt)
+    evt = fields.get("evt", "").strip()
+    if evt:
+        return {"2": "evt2", "2.0": "evt2", "3": "evt3", "3.0": "evt3"}.get(evt, f"evt {evt}")
+    return None
+
+
+def system_info(fields: dict[str, str]) -> tuple[int, int, str] | None:
+    """``(width, height, encoding)`` inferred from ``system_ID`` (for a Prophesee
+    integrator only), else from ``sensor_generation`` (encoding ``""``), else None."""
+    if fields.get("integrator_name", "Prophesee") == "Prophesee":
+        try:
+            known = _SYSTEM_IDS.get(int(fields.get("system_ID", ""), 0))
+        except ValueError:
+            known = None
+        if known is not None:
+            return known
+    size = _SENSOR_GENERATIONS.get(fields.get("sensor_generation", "").strip())
+    return (*size, "") if size else None

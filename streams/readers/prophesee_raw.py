@@ -43,7 +43,14 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..formats import FileFormat
 from ..source import FileSource
-from ._prophesee_header import geometry_from_header, header_t0, read_header, sniff_header
+from ._prophesee_header import (
+    geometry_from_header,
+    header_t0,
+    raw_encoding,
+    read_header,
+    sniff_header,
+    system_info,
+)
 
 DEFAULT_BLOCK_WORDS = 1 << 20
 """Words read from the file per block (4 MiB of EVT 2.0, 2 MiB of EVT 3.0)."""
@@ -57,41 +64,6 @@ _COUNTERS = {
     "ext_triggers": _N_TRIG,
     "other_words": _N_OTHER,
     "unknown_words": _N_UNKNOWN,
-}
-
-# Sensor geometry by Prophesee system ID (width, height, encoding); see Prophesee's
-# HAL: systems of integrator "Prophesee" whose old headers lack a format/geometry.
-_SYSTEM_IDS: dict[int, tuple[int, int, str]] = {
-    0x15: (640, 480, "evt2"),  # CCAM3 Gen3.0
-    0x1C: (640, 480, "evt2"),  # CCAM3 Gen3.1
-    0x1A: (1280, 720, "evt2"),  # CCAM3 Gen4.0
-    0x17: (640, 480, "evt2"),  # CCAM4 Gen3.0 (rev A)
-    0x97: (640, 480, "evt2"),  # CCAM4 Gen3.0 EVK
-    0x19: (640, 480, "evt2"),  # CCAM4 Gen3.0 rev B
-    0x99: (640, 480, "evt2"),  # CCAM4 Gen3.0 rev B EVK
-    0x1D: (640, 480, "evt2"),  # CCAM4 Gen3.0 rev B EVK bridge
-    0x23: (640, 480, "evt2"),  # CCAM5 Gen3.1
-    0x1E: (1280, 720, "evt3"),  # CCAM5 Gen4.0
-    0x2E: (1280, 720, "evt3"),  # CCAM5 Gen4.0 fixed frame
-    0x21: (640, 480, "evt2"),  # VisionCam Gen3.0
-    0xA1: (640, 480, "evt2"),  # VisionCam Gen3.0 EVK
-    0x22: (640, 480, "evt2"),  # VisionCam Gen3.1
-    0xA2: (640, 480, "evt2"),  # VisionCam Gen3.1 EVK
-    0x29: (640, 480, "evt2"),  # EVK2 Gen3.1
-    0x1F: (1280, 720, "evt2"),  # EVK2 Gen4.0
-    0x27: (1280, 720, "evt2"),  # EVK2 Gen4.1
-    0x28: (640, 480, "evt3"),  # EVK3 Gen3.1
-    0x30: (1280, 720, "evt3"),  # EVK3 Gen4.1
-    0x31: (1280, 720, "evt3"),  # EVK3 IMX636
-    0x32: (1280, 720, "evt3"),  # EVK2 IMX636
-}
-_SENSOR_GENERATIONS = {
-    "3.0": (640, 480),
-    "3.1": (640, 480),
-    "4.0": (1280, 720),
-    "4.1": (1280, 720),
-    "4.2": (1280, 720),
-    "320": (320, 320),
 }
 
 
@@ -219,27 +191,6 @@ def decode_evt3(words, i, t, x, y, p, target, st):  # pragma: no cover - numba
 _ENCODINGS = {"evt2": (decode_evt2, np.dtype("<u4"), 1), "evt3": (decode_evt3, np.dtype("<u2"), 12)}
 
 
-def _encoding(fields: dict[str, str]) -> str | None:
-    """``"evt2"``/``"evt3"`` from the ``format`` or ``evt`` key; other names as given."""
-    fmt = fields.get("format", "").split(";")[0].strip().lower()
-    if fmt:
-        return {"evt2": "evt2", "evt2.0": "evt2", "evt3": "evt3", "evt3.0": "evt3"}.get(fmt, fmt)
-    evt = fields.get("evt", "").strip()
-    if evt:
-        return {"2": "evt2", "2.0": "evt2", "3": "evt3", "3.0": "evt3"}.get(evt, f"evt {evt}")
-    return None
-
-
-def _system(fields: dict[str, str]) -> tuple[int, int, str] | None:
-    """Geometry and encoding inferred from ``system_ID`` (Prophesee integrator only)."""
-    if fields.get("integrator_name", "Prophesee") != "Prophesee":
-        return None
-    try:
-        return _SYSTEM_IDS.get(int(fields.get("system_ID", ""), 0))
-    except ValueError:
-        return None
-
-
 class PropheseeRawSource(FileSource):
     """A Prophesee EVT 2.0 / EVT 3.0 ``.raw`` file.
 
@@ -267,8 +218,8 @@ class PropheseeRawSource(FileSource):
             raise ValueError(f"block_words must be >= 1, got {block_words}")
         self.block_words = block_words
         self.header, self._data_offset = read_header(self.path)
-        inferred = _system(self.header)
-        encoding = _encoding(self.header) or (inferred[2] if inferred else None)
+        inferred = system_info(self.header)
+        encoding = raw_encoding(self.header) or (inferred[2] if inferred else "") or None
         if encoding is None:
             raise FormatError(
                 self.path, "header has no '% evt' or '% format' line: not an EVT file"
@@ -278,11 +229,7 @@ class PropheseeRawSource(FileSource):
                 self.path, f"unsupported encoding {encoding!r} (reads EVT 2.0 and 3.0)"
             )
         self.encoding = encoding
-        guess = None
-        if inferred:
-            guess = inferred[:2]
-        elif fields_gen := self.header.get("sensor_generation", "").strip():
-            guess = _SENSOR_GENERATIONS.get(fields_gen)
+        guess = inferred[:2] if inferred else None
         self.sensor_size = geometry_from_header(self.path, self.header, sensor_size, guess)
         self.t0_us = header_t0(self.path, self.header)
 
@@ -335,7 +282,7 @@ def _sniff(head: bytes, suffix: str) -> bool:
     fields = sniff_header(head)
     if fields is None:
         return False
-    return _encoding(fields) is not None or (suffix == ".raw" and "system_ID" in fields)
+    return raw_encoding(fields) is not None or (suffix == ".raw" and "system_ID" in fields)
 
 
 def open_raw(path: str | os.PathLike[str], **kwargs) -> PropheseeRawSource:
