@@ -4,6 +4,8 @@ Nothing here imports Qt, numba or ``training``: backends are imported by name wh
 an :class:`Engine` asks for one (see :mod:`.backends.base`).
 """
 
+from .backends.base import BACKENDS, StepOutput, create_backend
+from .engine import Engine, StepResult
 from .errors import BackendError, ModelError
 from .input_stage import InputStage
 from .layers import Conv2dSpec, FlattenSpec, LayerSpec, LinearSpec, Pool2dSpec
@@ -17,14 +19,20 @@ from .neurons import (
     neuron_step,
     rule_neuron,
 )
+from .profiler import Profiler
+from .readout import NO_GESTURE, Decision, Prediction, Readout
 from .spec import SPEC_VERSION, InputSpec, ModelSpec, ReadoutSpec
 
 __all__ = [
+    "BACKENDS",
+    "NO_GESTURE",
     "RULE_NEURONS",
     "SPEC_KEY",
     "SPEC_VERSION",
     "BackendError",
     "Conv2dSpec",
+    "Decision",
+    "Engine",
     "FlattenSpec",
     "InputSpec",
     "InputStage",
@@ -36,7 +44,13 @@ __all__ = [
     "NeuronParams",
     "NeuronState",
     "Pool2dSpec",
+    "Prediction",
+    "Profiler",
+    "Readout",
     "ReadoutSpec",
+    "StepOutput",
+    "StepResult",
+    "create_backend",
     "heaviside",
     "load_model",
     "neuron_init",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -90,3 +91,17 @@ def test_bad_model_file_is_a_clear_error(all_dvs128, tmp_path, capsys):
     assert main(["run", str(all_dvs128[0]), "-m", str(bad)]) == 2
     assert "bad.safetensors: a Python pickle" in capsys.readouterr().err
     assert main(["run", str(all_dvs128[0]), "-m", str(bad), "--backend", "numba"]) == 2
+
+
+@pytest.mark.slow  # compiles the numba kernels when no cache is warm
+@pytest.mark.skipif(importlib.util.find_spec("spikestream.runtime.backends.numba_backend") is None,
+                    reason="the numba backend module is not in this tree")
+def test_run_gives_the_same_decisions_on_both_backends(all_dvs128, model_path, capsys):
+    outs = {}
+    for backend in ("torch", "numba"):
+        assert main(["run", str(all_dvs128[-1]), "-m", str(model_path), "--speed", "max",
+                     "--jsonl", "--backend", backend]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        outs[backend] = lines[:-1]
+        assert json.loads(lines[-1])["windows"] > 400
+    assert outs["torch"] == outs["numba"] and outs["torch"]
