@@ -11,6 +11,7 @@ from spikestream.runtime.engine import Engine
 from spikestream.runtime.errors import BackendError
 from spikestream.runtime.model_file import save_model
 from spikestream.runtime.testing import random_model
+from spikestream.streams.events import make_events
 from spikestream.streams.windowing import bin_events
 
 N_EVENTS = 60_000  # ~1 s of a busy recording
@@ -131,3 +132,29 @@ def test_missing_backend_module_is_a_clear_error(monkeypatch):
                                            r"spikestream\.runtime\.backends\."
                                            "numba_backend_not_here is missing"):
         Engine(random_model("lif"), backend="numba")
+
+
+def test_memory_is_bounded_on_a_long_stream():
+    """Hours of stream cost no more memory than seconds: nothing accumulates."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+
+    def chunks():
+        for k in range(4000):  # 40 s of stream in 10 ms chunks
+            n = 30
+            t = k * 10_000 + np.sort(rng.integers(0, 10_000, n))
+            yield make_events(t, rng.integers(0, 128, n), rng.integers(0, 128, n),
+                              rng.integers(0, 2, n))
+
+    eng = Engine(random_model("lif", dt_us=10_000))
+    tracemalloc.start()
+    try:
+        for r in eng.run(chunks()):
+            if r.index == 500:
+                early = tracemalloc.get_traced_memory()[0]
+        late = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert eng.counters["windows"] == 4000
+    assert late - early < 256 * 1024, (early, late)

@@ -85,15 +85,13 @@ def test_threaded_hands_over_reader_errors():
 def test_engine_counts_dropped_windows_when_compute_falls_behind(busy_events):
     """A slow consumer of a fast producer: drops are counted, never silent."""
     wins = bin_events(busy_events[:40_000], 1000)
-    gate = threading.Event()
+    gate, finished = threading.Event(), threading.Event()
 
     def fast_source():
-        for k, w in enumerate(wins):
-            if k == 0:
-                yield w
-                gate.wait(5)  # the engine holds the first window until all are queued
-                continue
-            yield w
+        yield wins[0]
+        gate.wait(10)  # the engine holds the first window until all others are queued
+        yield from wins[1:]
+        finished.set()  # runs once the last window is in the queue
 
     eng = Engine(random_model("lif"))
     results = []
@@ -101,10 +99,11 @@ def test_engine_counts_dropped_windows_when_compute_falls_behind(busy_events):
         results.append(r)
         if len(results) == 1:
             gate.set()
-            threading.Event().wait(0.5)  # let the reader fill and overflow the queue
-    assert results[-1].dropped == len(wins) - len(results) > 0
+            assert finished.wait(10)
+    assert len(results) == 1 + 8  # the first window, then the 8 newest
+    assert results[-1].dropped == len(wins) - 9 > 0
     assert eng.counters["dropped"] == results[-1].dropped
-    assert len(results) <= 8 + 2
+    assert [r.index for r in results[1:]] == [w.index for w in wins[-8:]]
     # blocking policy: nothing dropped, every window stepped, identical to a pull run
     eng.reset()
     blocked = list(eng.run(iter(wins), overload="block", queue_windows=2))
