@@ -105,3 +105,35 @@ def test_run_gives_the_same_decisions_on_both_backends(all_dvs128, model_path, c
         outs[backend] = lines[:-1]
         assert json.loads(lines[-1])["windows"] > 400
     assert outs["torch"] == outs["numba"] and outs["torch"]
+
+
+def test_run_on_a_udp_stream(all_dvs128, model_path, capsys):
+    """A real recording sent over loopback UDP (SPIF with timestamps) and run live."""
+    import socket
+    import threading
+    import time
+
+    from spikestream.streams.open import open_source
+    from spikestream.streams.sender import send_events
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open_source(all_dvs128[-1]) as src:
+        ev = src.read_all()
+    ev = ev[ev["t"] < ev["t"][0] + 1_000_000]  # 1 s of a busy recording
+
+    def sender():
+        time.sleep(1.0)  # let the command bind its port
+        send_events(ev, port=port, speed=2.0, with_timestamps=True, end_marker=True)
+
+    th = threading.Thread(target=sender)
+    th.start()
+    uri = f"udp://127.0.0.1:{port}?sensor=128x128&timestamps=1&idle_timeout_s=10"
+    try:
+        assert main(["run", uri, "-m", str(model_path), "--jsonl"]) == 0
+    finally:
+        th.join(30)
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["events"] == len(ev)
+    assert summary["windows"] >= 99 and summary["dropped"] == 0
