@@ -119,9 +119,61 @@ class _Alloc:
         return off
 
 
+def _conv_table(r: np.ndarray, padding: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """Per input position: the count of runs, then ``(output offset, weight offset,
+    length)`` per run: the contiguous stretches of ``mem`` and of the (kx-flipped)
+    weights one input adds into. With stride 1 a kernel row is one run of
+    ``kw * C_out`` floats (output positions ``ox`` rise as ``kx`` falls)."""
+    ih, iw, oc, oh, ow = (int(r[I[k]]) for k in ("in_h", "in_w", "out_c", "out_h", "out_w"))
+    kh, kw, sh, sw = (int(r[I[k]]) for k in ("kh", "kw", "sh", "sw"))
+    ph, pw = padding
+    slots = 1 + 3 * kh * kw
+    tab = np.zeros((ih * iw, slots), np.int32)
+    for iy in range(ih):
+        for ix in range(iw):
+            row, n = tab[iy * iw + ix], 0
+            for ky in range(kh):
+                ty = iy + ph - ky
+                if ty < 0 or ty % sh or ty // sh >= oh:
+                    continue
+                oy = ty // sh
+                taps = [kx for kx in range(kw) if ix + pw - kx >= 0
+                        and (ix + pw - kx) % sw == 0 and (ix + pw - kx) // sw < ow]
+                runs = [taps] if sw == 1 and taps else [[kx] for kx in taps]
+                for run in runs:  # kx ascending: ox descending, flipped tap ascending
+                    ox = (ix + pw - run[-1]) // sw
+                    row[1 + 3 * n] = (oy * ow + ox) * oc
+                    row[2 + 3 * n] = (ky * kw + kw - 1 - run[-1]) * oc
+                    row[3 + 3 * n] = len(run) * oc
+                    n += 1
+            row[0] = n
+    return tab.reshape(-1), slots
+
+
+def _pool_tables(r: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Per input position: the count of windows holding it, then their positions;
+    per window: its ``kh * kw`` input positions in row-major order."""
+    ih, iw, oh, ow = (int(r[I[k]]) for k in ("in_h", "in_w", "out_h", "out_w"))
+    kh, kw, sh, sw = (int(r[I[k]]) for k in ("kh", "kw", "sh", "sw"))
+    slots = 1 + (-(-kh // sh)) * (-(-kw // sw))
+    touch = np.zeros((ih * iw, slots), np.int32)
+    gather = np.zeros((oh * ow, kh * kw), np.int32)
+    for oy in range(oh):
+        for ox in range(ow):
+            for ky in range(kh):
+                for kx in range(kw):
+                    pos = (oy * sh + ky) * iw + ox * sw + kx
+                    gather[oy * ow + ox, ky * kw + kx] = pos
+                    row = touch[pos]
+                    row[0] += 1
+                    row[row[0]] = oy * ow + ox
+    return touch.reshape(-1), slots, gather.reshape(-1)
+
+
 def _conv_weight(w: np.ndarray) -> np.ndarray:
-    """``(out, in, kh, kw)`` -> source-major ``(in, kh, kw, out)``."""
-    return np.ascontiguousarray(w.transpose(1, 2, 3, 0))
+    """``(out, in, kh, kw)`` -> source-major ``(in, kh, kw, out)`` with ``kw`` flipped
+    (see :func:`_conv_table`)."""
+    return np.ascontiguousarray(w[:, :, :, ::-1].transpose(1, 2, 3, 0))
 
 
 def build_plan(model: Model, batch: int) -> Plan:
@@ -129,6 +181,12 @@ def build_plan(model: Model, batch: int) -> Plan:
     spec = model.spec
     B = batch
     mem, lists, flags = _Alloc(), _Alloc(), _Alloc()
+    tables: list[tuple[int, np.ndarray]] = []  # (offset in lists, int32 table)
+
+    def add_table(t: np.ndarray) -> int:
+        off = lists.take(t.size)
+        tables.append((off, t))
+        return off
     wparts: list[np.ndarray] = []
     wsize = 0
 
@@ -145,7 +203,7 @@ def build_plan(model: Model, batch: int) -> Plan:
     shapes = spec.shapes()
     rows = np.zeros((len(layers), len(I)), np.int64)
     for col in ("w_off", "b_off", "acc_off", "out_off", "list_off", "flag_off", "mark_off",
-                "u_off", "i_off", "a_off", "fired_off"):
+                "tab_off", "tab2_off", "u_off", "i_off", "a_off", "fired_off"):
         rows[:, I[col]] = -1
     frows = np.zeros((len(layers), len(F)), np.float32)
     # neuron state first, so that it is one contiguous region of mem
@@ -175,7 +233,8 @@ def build_plan(model: Model, batch: int) -> Plan:
     x0, y0, rw, rh = inp.region
     intab = np.array([inp.sensor_size[0], inp.sensor_size[1], x0, y0, rw, rh,
                       inp.downsample[0], inp.downsample[1], int(inp.polarity == "split"),
-                      int(inp.mode == "binary"), c, h, w, n_in, input_off, input_list],
+                      int(inp.mode == "binary"), c, h, w, n_in, input_off, input_list,
+                      K.shift_of(inp.downsample[0]), K.shift_of(inp.downsample[1])],
                      np.int64)
 
     in_shape: tuple[int, ...] = (c, h, w)
@@ -189,6 +248,7 @@ def build_plan(model: Model, batch: int) -> Plan:
         oc, oh, ow = (*shape, 1, 1)[:3] if len(shape) == 3 else (shape[0], 1, 1)
         r[I["in_c"]], r[I["in_h"]], r[I["in_w"]] = ic, ih, iw
         r[I["out_c"]], r[I["out_h"]], r[I["out_w"]] = oc, oh, ow
+        r[I["c_shift"]] = K.shift_of(ic)
         if isinstance(layer, FlattenSpec):
             r[I["kind"]] = FLATTEN
             lp.perm = in_perm
@@ -200,8 +260,9 @@ def build_plan(model: Model, batch: int) -> Plan:
             r[I["kind"]] = CONV
             r[I["kh"]], r[I["kw"]] = layer.kernel_size
             r[I["sh"]], r[I["sw"]] = layer.stride
-            r[I["ph"]], r[I["pw"]] = layer.padding
             r[I["w_off"]] = add_weight(_conv_weight(model.weight(layer.name)))
+            tab, r[I["tab_k"]] = _conv_table(r, layer.padding)
+            r[I["tab_off"]] = add_table(tab)
         elif isinstance(layer, LinearSpec):
             r[I["kind"]] = LINEAR
             wt = model.weight(layer.name)[:, in_perm]  # (out, in_internal)
@@ -213,6 +274,8 @@ def build_plan(model: Model, batch: int) -> Plan:
             r[I["sh"]], r[I["sw"]] = layer.stride
             frows[k, F["pool_w"]] = f32(layer.weight)
             r[I["mark_off"]] = flags.take(B * n)
+            touch, r[I["tab_k"]], gather = _pool_tables(r)
+            r[I["tab_off"]], r[I["tab2_off"]] = add_table(touch), add_table(gather)
         bias = model.bias(layer.name)
         if bias is not None:
             r[I["b_off"]] = add_weight(bias)
@@ -253,11 +316,14 @@ def build_plan(model: Model, batch: int) -> Plan:
     rows[last, I["list_mode"]] = K.LIST_NONE  # nothing reads the output layer's list
 
     weights = np.concatenate(wparts) if wparts else np.zeros(_ALIGN, np.float32)
+    list_arr = np.zeros(max(lists.size, 1), np.int32)
+    for off, t in tables:
+        list_arr[off:off + t.size] = t
     flag_arr = np.zeros(max(flags.size, 8), np.uint8)
     return Plan(
         batch=B, layers=plans, itab=rows, ftab=frows, intab=intab, weights=weights,
         mem=np.zeros(mem.size, np.float32), state_size=state_size,
-        lists=np.zeros(max(lists.size, 1), np.int32), flags=flag_arr,
+        lists=list_arr, flags=flag_arr,
         flags64=flag_arr.view(np.uint64), counts=np.zeros((len(layers) + 1, B), np.int64),
         input_perm=input_perm, input_off=input_off,
     )
