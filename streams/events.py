@@ -82,6 +82,10 @@ def check_in_sensor(
         source: name used in the error.
         offset: index of ``ev[0]`` in the whole stream, for the message.
     """
+    from ._sensor_bounds import any_out_of_sensor  # numba, imported on first use
+
+    if not any_out_of_sensor(ev, sensor_size):
+        return
     bad = out_of_sensor(ev, sensor_size)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Literal
 
 import numpy as np
@@ -26,6 +27,7 @@ DEFAULT_CHUNK_EVENTS = 1 << 16
 """Events per chunk that file readers yield (bounded memory for any file size)."""
 
 OutOfRange = Literal["raise", "drop"]
+_WHOLE_FILE_CHUNK = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,11 @@ class FileSource(Source):
             ``counters["dropped_out_of_range"]`` (``"drop"``).
     """
 
+    _grows_its_chunks: bool = False
+    """True for readers whose chunk buffers start at what the file can hold and
+    grow with what they decode (never ``chunk_events`` up front): :meth:`read_all`
+    then reads the file as one chunk and skips concatenating (copying) chunks."""
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -134,7 +141,7 @@ class FileSource(Source):
         out_of_range: OutOfRange = "raise",
     ) -> None:
         super().__init__()
-        self.path = Path(path)
+        self.path = path if isinstance(path, Path) else Path(path)
         self.name = str(path)
         if chunk_events < 1:
             raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
@@ -142,12 +149,32 @@ class FileSource(Source):
             raise ValueError(f"out_of_range must be 'raise' or 'drop', got {out_of_range!r}")
         self.chunk_events = chunk_events
         self.out_of_range = out_of_range
-        if not self.path.is_file():
+        try:
+            is_file = S_ISREG(os.stat(path).st_mode)
+        except (OSError, ValueError):
+            is_file = False
+        if not is_file:
             raise FormatError(self.path, "no such file")
+
+    def read_all(self) -> np.ndarray:
+        """All events of the file as one array."""
+        if not self._grows_its_chunks:
+            return super().read_all()
+        chunk_events = self.chunk_events
+        self.chunk_events = _WHOLE_FILE_CHUNK
+        try:
+            chunks = list(self)
+        finally:
+            self.chunk_events = chunk_events
+        return chunks[0] if len(chunks) == 1 else concat(chunks)
 
     def _bounded(self, ev: np.ndarray, offset: int) -> np.ndarray:
         if self.out_of_range == "raise":
             return super()._bounded(ev, offset)
+        from ._sensor_bounds import any_out_of_sensor  # numba, imported on first use
+
+        if not any_out_of_sensor(ev, self.sensor_size):
+            return ev
         bad = out_of_sensor(ev, self.sensor_size)
         if bad.any():
             self.counters["dropped_out_of_range"] += int(bad.sum())

@@ -16,9 +16,12 @@ several) gives ``sensor_size = (sizeX, sizeY, 2)``. Packets of other streams
 ``counters["skipped_packets"]``. Timestamps are kept as recorded: µs since the
 Unix epoch.
 
-The file is read packet by packet and events are handed out in chunks of
-``chunk_events``, so memory stays bounded by one packet plus one chunk. The
-decode is numpy views on the decompressed packet (no per-event Python).
+The file is read in blocks of :data:`BLOCK_BYTES` and events are handed out
+in chunks of ``chunk_events``, so memory stays bounded by one block, one packet
+and one chunk. One numba kernel (:mod:`._aedat4_kernel`) walks the packets of a
+block, decompresses LZ4 with liblz4 and copies the events into the chunk, with
+no Python per packet; Zstd packets and anything the kernel does not handle are
+decoded here in Python, which also words every error.
 
 Errors (:class:`FormatError`, naming the file and the byte offset): wrong magic,
 a corrupt header, an unknown compression, a packet that is truncated, does not
@@ -31,6 +34,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 import lz4.frame
 import numpy as np
@@ -41,21 +45,44 @@ from ..events import EVENT_DTYPE
 from ..formats import FileFormat
 from ..source import DEFAULT_CHUNK_EVENTS, FileSource, OutOfRange
 from ._aedat4_header import MAGIC, Aedat4Header, read_header, table_field, vector_at
-from ._aedat_common import EventBatcher, event_view
+from ._aedat4_kernel import (
+    ARG0,
+    ARG1,
+    BAD_SIZE,
+    BAD_STREAM,
+    DONE,
+    EVENT_BYTES,
+    FULL,
+    GROW,
+    HEAD_CUT,
+    LAST_T,
+    MORE,
+    N_STATE,
+    PEND_AT,
+    PEND_IN_BUF,
+    PEND_LEFT,
+    PEND_POS,
+    SKIPPED,
+    SLOW,
+    compression_code,
+    decode_packets,
+)
 
-EVENT_BYTES = 16
-"""Size of one flatbuffer ``Event`` struct (t, x, y, on, 3 bytes padding)."""
+BLOCK_BYTES = 1 << 20
+"""File bytes read at a time (a packet larger than this gets a buffer of its size)."""
+SCRATCH_BYTES = 1 << 18
+"""First size of the buffer one decompressed packet goes to (it grows when needed)."""
 MAX_LZ4_RATIO = 256
 """An LZ4 frame cannot expand more than ~255x: a larger claimed size is corrupt."""
 MAX_PACKET_BYTES = 1 << 28
 """A Zstd packet claiming more than this (16 M events) is taken as corrupt."""
 
-_NO_EVENTS = np.empty(0, dtype=EVENT_DTYPE)
 _DV_LAYOUT = bytes.fromhex("100000004556545300000600080004000600000004000000")
 """Bytes 4-28 of an event packet as DV lays it out (root table at 20, vtable at
 14, elements vector at 28): a packet that matches skips the generic table walk."""
 _PACKET_HEADER = struct.Struct("<ii")
 _U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
 
 _DECOMPRESS_ERRORS = (RuntimeError, ValueError, MemoryError, OverflowError, zstandard.ZstdError)
 
@@ -100,6 +127,8 @@ class Aedat4Source(FileSource):
         FormatError: not an AEDAT 4.0 file, a corrupt header, no event stream.
     """
 
+    _grows_its_chunks = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -127,43 +156,128 @@ class Aedat4Source(FileSource):
     def _chunks(self) -> Iterator[np.ndarray]:
         header = self.header
         end = header.data_table_position if header.data_table_position >= 0 else self.file_size
-        batcher = EventBatcher(self.chunk_events, self.name)
-        with open(self.path, "rb", buffering=1 << 20) as f:
-            f.seek(header.data_start)
-            pos = header.data_start
-            while pos < end:
-                head = f.read(_PACKET_HEADER.size)
-                if len(head) < _PACKET_HEADER.size or pos + _PACKET_HEADER.size > end:
-                    raise FormatError(
-                        self.name, f"truncated packet header at byte {pos} (packets end at {end})"
-                    )
-                stream_id, size = _PACKET_HEADER.unpack(head)
-                body = pos + _PACKET_HEADER.size
-                if size < 0 or body + size > end:
-                    raise FormatError(
-                        self.name,
-                        f"truncated packet at byte {pos}: {size} bytes announced, "
-                        f"{end - body} left before byte {end}",
-                    )
-                if stream_id == self.stream_id:
-                    data = f.read(size)
-                    if len(data) < size:
-                        raise FormatError(self.name, f"truncated packet at byte {pos}")
-                    yield from batcher.push(self._events(data, pos), pos)
-                elif stream_id in header.streams:
-                    f.seek(size, os.SEEK_CUR)
-                    self.counters["skipped_packets"] += 1
+        chunk = self.chunk_events
+        code = compression_code(header.compression)
+        declared = np.array(sorted(header.streams), np.int64)
+        st = np.zeros(N_STATE, np.int64)
+        st[LAST_T] = np.iinfo(np.int64).min
+        scratch = _buffer(SCRATCH_BYTES)
+        base, pos, emitted, n = header.data_start, 0, 0, 0
+        out = np.empty(min(chunk, self._guess_events(end - base)), EVENT_DTYPE)
+        with open(self.path, "rb", buffering=0) as f:
+            f.seek(base)
+            buf = _buffer(min(BLOCK_BYTES, end - base))
+            hi = _fill(f, buf, 0)
+            while True:
+                status, pos, n = decode_packets(
+                    buf, pos, hi, base, end, self.stream_id, declared, code, scratch, st, out, n
+                )  # fmt: skip
+                if status == FULL:
+                    if n < chunk:  # a guessed size (read_all): grow in place
+                        out.resize(min(chunk, 2 * n), refcheck=False)
+                        continue
+                    self._count(st)
+                    emitted += n
+                    yield out
+                    out = np.empty(min(chunk, self._guess_events(end - base - pos)), EVENT_DTYPE)
+                    n = 0
+                elif status == MORE:
+                    buf, pos, hi, base = self._refill(f, buf, pos, hi, base, end)
+                elif status == SLOW:
+                    scratch, pos = self._slow_packet(buf, pos, base, scratch, st)
+                elif status == GROW and st[ARG0] <= MAX_PACKET_BYTES:
+                    scratch = _buffer(int(st[ARG0]))
+                elif status == GROW:
+                    scratch, pos = self._slow_packet(buf, pos, base, scratch, st)
+                elif status == DONE:
+                    break
                 else:
-                    raise FormatError(
-                        self.name,
-                        f"packet at byte {pos} has stream id {stream_id}, which the header does "
-                        f"not declare (declared: {sorted(header.streams)})",
-                    )
-                pos = body + size
-            yield from batcher.flush()
+                    raise self._packet_error(status, buf, pos, base, end, st, emitted + n)
+        self._count(st)
+        if n:
+            out.resize(n, refcheck=False)
+            yield out
 
-    def _events(self, data: bytes, pos: int) -> np.ndarray:
-        """``(N,)`` events of the packet at byte ``pos`` (a strided view, not a copy)."""
+    def _guess_events(self, n_bytes: int) -> int:
+        """A first size for the output: events in ``n_bytes`` of packets if they
+        compress 3x (it grows when they hold more)."""
+        per_byte = 1 if self.header.compression == "none" else 3
+        return max(1, n_bytes * per_byte // EVENT_BYTES + 1)
+
+    def _count(self, st: np.ndarray) -> None:
+        if st[SKIPPED]:
+            self.counters["skipped_packets"] += int(st[SKIPPED])
+            st[SKIPPED] = 0
+
+    def _refill(
+        self, f: BinaryIO, buf: np.ndarray, pos: int, hi: int, base: int, end: int
+    ) -> tuple[np.ndarray, int, int, int]:
+        """Move the unread bytes from ``pos`` to the front of ``buf`` (growing it to
+        hold the packet there) and read more. Returns ``(buf, 0, hi, base)``."""
+        keep = max(0, hi - pos)
+        if pos > hi:
+            f.seek(base + pos)
+        need = 8 + (max(0, _I32.unpack_from(buf, pos + 4)[0]) if keep >= 8 else 0)
+        if need > len(buf):
+            bigger = _buffer(need)
+            bigger[:keep] = buf[pos:hi]
+            buf = bigger
+        elif keep:
+            buf[:keep] = buf[pos:hi].copy()
+        base += pos
+        hi = _fill(f, buf[: min(len(buf), end - base)], keep)
+        if hi < need:
+            raise FormatError(
+                self.name, f"truncated packet at byte {base}: the file ends at byte {base + hi}"
+            )
+        return buf, 0, hi, base
+
+    def _slow_packet(
+        self, buf: np.ndarray, pos: int, base: int, scratch: np.ndarray, st: np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """Decode the event packet at ``pos`` in Python (what the kernel leaves:
+        Zstd, unusual frames, errors) and hand its events to the kernel."""
+        size = _I32.unpack_from(buf, pos + 4)[0]
+        data, start, count = self._events(buf[pos + 8 : pos + 8 + size].tobytes(), base + pos)
+        n_bytes = count * EVENT_BYTES
+        if n_bytes > len(scratch):
+            scratch = _buffer(n_bytes)
+        scratch[:n_bytes] = np.frombuffer(data, np.uint8, n_bytes, start)
+        st[PEND_AT], st[PEND_LEFT], st[PEND_IN_BUF], st[PEND_POS] = 0, count, 0, base + pos
+        return scratch, pos + 8 + size
+
+    def _packet_error(
+        self, status: int, buf: np.ndarray, pos: int, base: int, end: int, st: np.ndarray,
+        index: int,
+    ) -> FormatError:  # fmt: skip
+        at = base + pos
+        if status == HEAD_CUT:
+            return FormatError(
+                self.name, f"truncated packet header at byte {at} (packets end at {end})"
+            )
+        if status in (BAD_SIZE, BAD_STREAM):
+            stream_id, size = _PACKET_HEADER.unpack_from(buf, pos)
+        if status == BAD_SIZE:
+            return FormatError(
+                self.name,
+                f"truncated packet at byte {at}: {size} bytes announced, "
+                f"{end - at - 8} left before byte {end}",
+            )
+        if status == BAD_STREAM:
+            return FormatError(
+                self.name,
+                f"packet at byte {at} has stream id {stream_id}, which the header does "
+                f"not declare (declared: {sorted(self.header.streams)})",
+            )
+        return FormatError(  # TIME_BACK
+            self.name,
+            f"time goes back at event {index}: {int(st[ARG1])} us then {int(st[ARG0])} us "
+            f"(data at byte {int(st[PEND_POS])}); events must be in time order",
+        )
+
+    def _events(self, data: bytes, pos: int) -> tuple[bytes, int, int]:
+        """``(buffer, start, count)``: the events of the packet at byte ``pos``,
+        decoded by the Python libraries (the errors are worded here)."""
         try:
             buf = self._decompress(data)
         except _DECOMPRESS_ERRORS as e:
@@ -184,11 +298,29 @@ class Aedat4Source(FileSource):
                 table = 4 + _U32.unpack_from(buf, 4)[0]
                 field = table_field(buf, table, 0, 4)
                 if field is None:
-                    return _NO_EVENTS
+                    return buf, 0, 0
                 start, count = vector_at(buf, field, EVENT_BYTES)
         except (ValueError, struct.error) as e:
             raise FormatError(self.name, f"corrupt event packet at byte {pos}: {e}") from None
-        return event_view(buf, start, count, EVENT_BYTES)
+        return buf, start, count
+
+
+def _buffer(n_bytes: int) -> np.ndarray:
+    """A uint8 buffer of at least ``n_bytes``, a whole number of int64 (the kernel
+    reads it through typed views)."""
+    return np.empty(max(8, -(-n_bytes // 8) * 8), np.uint8)
+
+
+def _fill(f: BinaryIO, buf: np.ndarray, filled: int) -> int:
+    """Read into ``buf[filled:]`` until it is full or the file ends; returns the
+    bytes now in ``buf``."""
+    view = memoryview(buf)
+    while filled < len(buf):
+        got = f.readinto(view[filled:])
+        if not got:
+            break
+        filled += got
+    return filled
 
 
 def sniff(head: bytes, suffix: str) -> bool:
