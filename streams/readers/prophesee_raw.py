@@ -68,10 +68,10 @@ _COUNTERS = {
 
 
 @njit(cache=True)
-def decode_evt2(words, i, t, x, y, p, target, st):  # pragma: no cover - numba
-    """Decode EVT 2.0 ``words`` (uint32) from index ``i`` into ``t, x, y, p``.
+def decode_evt2(words, i, out, target, st):  # pragma: no cover - numba
+    """Decode EVT 2.0 ``words`` (uint32) from index ``i`` into ``out`` (EVENT_DTYPE).
 
-    Stops after ``target`` events (the outputs hold at least that many) or at the
+    Stops after ``target`` events (``out`` holds at least that many) or at the
     end of ``words``. ``st`` (int64 state) is updated in place.
     Returns ``(n_events, next_word_index)``.
     """
@@ -89,10 +89,11 @@ def decode_evt2(words, i, t, x, y, p, target, st):  # pragma: no cover - numba
                 tt = last_t
                 st[_N_CLAMPED] += 1
             last_t = tt
-            t[n] = tt
-            x[n] = (w >> 11) & 0x7FF
-            y[n] = w & 0x7FF
-            p[n] = kind
+            e = out[n]  # record stores: faster than four strided field views
+            e.t = tt
+            e.x = (w >> 11) & 0x7FF
+            e.y = w & 0x7FF
+            e.p = kind
             n += 1
         elif kind == 0x8:
             new_th = w & 0x0FFFFFFF
@@ -113,10 +114,10 @@ def decode_evt2(words, i, t, x, y, p, target, st):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def decode_evt3(words, i, t, x, y, p, target, st):  # pragma: no cover - numba
-    """Decode EVT 3.0 ``words`` (uint16) from index ``i`` into ``t, x, y, p``.
+def decode_evt3(words, i, out, target, st):  # pragma: no cover - numba
+    """Decode EVT 3.0 ``words`` (uint16) from index ``i`` into ``out`` (EVENT_DTYPE).
 
-    Stops once at least ``target`` events are written (the outputs must hold
+    Stops once at least ``target`` events are written (``out`` must hold
     ``target + 11``: one vector word yields up to 12) or at the end of ``words``.
     Returns ``(n_events, next_word_index)``.
     """
@@ -138,10 +139,11 @@ def decode_evt3(words, i, t, x, y, p, target, st):  # pragma: no cover - numba
         if kind == 0x0:
             cy = w & 0x7FF
         elif kind == 0x2:
-            t[n] = tt
-            x[n] = w & 0x7FF
-            y[n] = cy
-            p[n] = (w >> 11) & 1
+            e = out[n]
+            e.t = tt
+            e.x = w & 0x7FF
+            e.y = cy
+            e.p = (w >> 11) & 1
             n += 1
         elif kind == 0x3:
             bx = w & 0x7FF
@@ -150,10 +152,11 @@ def decode_evt3(words, i, t, x, y, p, target, st):  # pragma: no cover - numba
             nbits = 12 if kind == 0x4 else 8
             for b in range(nbits):
                 if (w >> b) & 1:
-                    t[n] = tt
-                    x[n] = bx + b
-                    y[n] = cy
-                    p[n] = bpol
+                    e = out[n]
+                    e.t = tt
+                    e.x = bx + b
+                    e.y = cy
+                    e.p = bpol
                     n += 1
             bx += nbits
         elif kind == 0x6 or kind == 0x8:
@@ -206,6 +209,8 @@ class PropheseeRawSource(FileSource):
         header: the header's ``key -> value`` fields.
     """
 
+    _grows_its_chunks = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -238,9 +243,10 @@ class PropheseeRawSource(FileSource):
         ws = word.itemsize
         st = np.zeros(_N_STATE, np.int64)
         seen = np.zeros(_N_STATE, np.int64)
-        buf = np.empty(self.block_words * ws, np.uint8)
         chunk = self.chunk_events
-        with open(self.path, "rb") as f:
+        with open(self.path, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
+            buf = np.empty(max(ws, min(self.block_words * ws, size - self._data_offset)), np.uint8)
             f.seek(self._data_offset)
             pending = 0
             offset = self._data_offset
@@ -255,10 +261,15 @@ class PropheseeRawSource(FileSource):
                 while i < n_words:
                     target = min(chunk, (n_words - i) * max_per_word)
                     ev = np.empty(target + max_per_word - 1, EVENT_DTYPE)
-                    n, i = kernel(words, i, ev["t"], ev["x"], ev["y"], ev["p"], target, st)
+                    n, i = kernel(words, i, ev, target, st)
                     self._count(st, seen)
                     if self.t0_us:
                         ev["t"][:n] += self.t0_us
+                    if n <= chunk:  # one piece: give back the unused tail in place
+                        ev.resize(n, refcheck=False)
+                        if n:
+                            yield ev
+                        continue
                     for k in range(0, n, chunk):
                         yield ev[k : min(n, k + chunk)]
                 offset += n_words * ws
