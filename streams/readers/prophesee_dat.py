@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
@@ -38,7 +39,8 @@ from ._prophesee_header import (
     geometry_from_header,
     header_t0,
     parse_header,
-    read_header,
+    read_header_bytes,
+    read_up_to,
     sniff_header,
 )
 
@@ -51,6 +53,46 @@ EVENT_TYPES = {0x00: "2D", 0x0C: "CD"}
 _RECORD = np.dtype([("t", "<u4"), ("data", "<u4")])
 # (x mask, y shift, y mask, p shift, p mask) per DAT version
 _LAYOUTS = {1: (0x1FF, 9, 0xFF, 17, 0xF), 2: (0x3FFF, 14, 0x3FFF, 28, 0xF)}
+_SMALL_FILE = 1 << 16
+"""A file the header read took whole (fewer bytes than this) is not read again."""
+# decoder state slots (int64, carried across chunks)
+_LAST_RAW, _WRAP, _LAST_T, _N_CLAMPED = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def decode_dat(words, out, layout, t0, st):  # pragma: no cover - numba
+    """Decode DAT records (``words``: uint32 pairs ``t``, ``data``) into ``out``
+    (:data:`EVENT_DTYPE`, one event per record) in one pass.
+
+    ``layout``: ``(x mask, y shift, y mask, p shift, p mask)``; ``t0`` µs added to
+    every timestamp; ``st``: int64 (last raw t or -1, wrap µs, last t, clamped
+    count), carried across calls.
+    """
+    x_mask, y_shift, y_mask, p_shift, p_mask = layout
+    last_raw = st[_LAST_RAW]
+    wrap = st[_WRAP]
+    last_t = st[_LAST_T]
+    clamped = 0
+    for i in range(words.shape[0] // 2):
+        t_raw = np.int64(words[2 * i])
+        d = np.int64(words[2 * i + 1])
+        if last_raw >= 0 and last_raw - t_raw > (1 << 31):
+            wrap += np.int64(1) << 32
+        last_raw = t_raw
+        t = t_raw + wrap
+        if t < last_t:
+            t = last_t
+            clamped += 1
+        last_t = t
+        e = out[i]
+        e.t = t + t0
+        e.x = d & x_mask
+        e.y = (d >> y_shift) & y_mask
+        e.p = (d >> p_shift) & p_mask
+    st[_LAST_RAW] = last_raw
+    st[_WRAP] = wrap
+    st[_LAST_T] = last_t
+    st[_N_CLAMPED] += clamped
 
 
 class PropheseeDatSource(FileSource):
@@ -69,6 +111,8 @@ class PropheseeDatSource(FileSource):
         header: the header's ``key -> value`` fields.
     """
 
+    _grows_its_chunks = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -76,14 +120,17 @@ class PropheseeDatSource(FileSource):
         **kwargs,
     ) -> None:
         super().__init__(path, **kwargs)
-        self.header, end = read_header(self.path)
+        self.header, end, head = read_header_bytes(self.path)
         version = self.header.get("Version", "2").strip()
         if version not in ("1", "2"):
             raise FormatError(self.path, f"unsupported DAT version {version!r} (reads 1 and 2)")
         self.version = int(version)
-        with open(self.path, "rb") as f:
-            f.seek(end)
-            type_size = f.read(2)
+        self._whole = head if len(head) < _SMALL_FILE else None
+        type_size = head[end : end + 2]
+        if len(type_size) < 2 and self._whole is None:
+            with open(self.path, "rb") as f:
+                f.seek(end)
+                type_size = f.read(2)
         if len(type_size) < 2:
             raise FormatError(
                 self.path, f"truncated: no event type and size bytes after the header (byte {end})"
@@ -105,50 +152,57 @@ class PropheseeDatSource(FileSource):
         self.t0_us = header_t0(self.path, self.header)
 
     def _chunks(self) -> Iterator[np.ndarray]:
-        x_mask, y_shift, y_mask, p_shift, p_mask = _LAYOUTS[self.version]
-        last_raw, wrap, last_t = -1, 0, 0
-        nbytes = self.chunk_events * _RECORD.itemsize
-        with open(self.path, "rb") as f:
-            f.seek(self._data_offset)
-            offset = self._data_offset
+        layout = _LAYOUTS[self.version]
+        st = np.array([-1, 0, 0, 0], np.int64)
+        offset = self._data_offset
+        for raw in self._blocks():
+            n = len(raw) // _RECORD.itemsize
+            if n:
+                ev = np.empty(n, EVENT_DTYPE)
+                decode_dat(np.frombuffer(raw, "<u4", 2 * n), ev, layout, self.t0_us, st)
+                if st[_N_CLAMPED]:
+                    self.counters["t_clamped"] += int(st[_N_CLAMPED])
+                    st[_N_CLAMPED] = 0
+                yield ev
+            offset += n * _RECORD.itemsize
+            if len(raw) % _RECORD.itemsize:
+                raise FormatError(
+                    self.path,
+                    f"truncated: {len(raw) % _RECORD.itemsize} byte(s) at byte {offset} "
+                    f"do not form a whole 8-byte event",
+                )
+
+    def _blocks(self) -> Iterator[bytes | memoryview]:
+        """The data bytes, ``chunk_events`` records at a time (the last block
+        may end in a partial record)."""
+        start = self._data_offset
+        if self._whole is not None:
+            data = memoryview(self._whole)
+            nbytes = max(1, self.chunk_events * _RECORD.itemsize)
+            for i in range(start, len(data), nbytes):
+                yield data[i : i + nbytes]
+            return
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            left = os.fstat(fd).st_size - start
+            nbytes = max(_RECORD.itemsize, min(self.chunk_events * _RECORD.itemsize, left))
+            os.lseek(fd, start, os.SEEK_SET)
             while True:
-                raw = f.read(nbytes)
-                n = len(raw) // _RECORD.itemsize
-                if n:
-                    rec = np.frombuffer(raw, _RECORD, count=n)
-                    t_raw = rec["t"].astype(np.int64)
-                    prev = np.concatenate(([last_raw if last_raw >= 0 else t_raw[0]], t_raw[:-1]))
-                    wraps = np.cumsum(prev - t_raw > (1 << 31))
-                    t = t_raw + wrap + (wraps << 32)
-                    wrap += int(wraps[-1]) << 32
-                    last_raw = int(t_raw[-1])
-                    clamped = np.maximum.accumulate(np.maximum(t, last_t))
-                    self.counters["t_clamped"] += int(np.count_nonzero(clamped != t))
-                    last_t = int(clamped[-1])
-                    d = rec["data"]
-                    ev = np.empty(n, EVENT_DTYPE)
-                    ev["t"] = clamped + self.t0_us
-                    ev["x"] = d & x_mask
-                    ev["y"] = (d >> y_shift) & y_mask
-                    ev["p"] = (d >> p_shift) & p_mask
-                    yield ev
-                offset += n * _RECORD.itemsize
-                if len(raw) < nbytes:
+                data = read_up_to(fd, nbytes)
+                if data:
+                    yield data
+                if len(data) < nbytes:
                     break
-        if len(raw) % _RECORD.itemsize:
-            raise FormatError(
-                self.path,
-                f"truncated: {len(raw) % _RECORD.itemsize} byte(s) at byte {offset} "
-                f"do not form a whole 8-byte event",
-            )
+        finally:
+            os.close(fd)
 
 
 def _sniff(head: bytes, suffix: str) -> bool:
+    if head.startswith(b"% Data file containing"):  # a valid first line is enough
+        return sniff_header(head[: head.find(b"\n") + 1]) is not None
     fields = sniff_header(head)
     if fields is None:
         return False
-    if head.startswith(b"% Data file containing"):
-        return True
     _, end, complete = parse_header(head)
     return suffix == ".dat" and complete and head[end + 1 : end + 2] == b"\x08"
 
