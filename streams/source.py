@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -46,6 +46,13 @@ class LabelledSegment:
     t_end_us: int
 
 
+class InSensor(NamedTuple):
+    """A chunk whose reader has already checked it lies inside the sensor (see
+    :meth:`Source._vetted`): the base class does not check it again."""
+
+    events: np.ndarray
+
+
 class Source(ABC):
     """Iterable of event chunks with an explicit sensor size.
 
@@ -70,8 +77,9 @@ class Source(ABC):
         self._closed = False
 
     @abstractmethod
-    def _chunks(self) -> Iterator[np.ndarray]:
-        """Yield raw chunks; the base class counts and bounds-checks them."""
+    def _chunks(self) -> Iterator[np.ndarray | InSensor]:
+        """Yield raw chunks; the base class counts and bounds-checks them (all
+        but those a reader has checked itself: see :meth:`_vetted`)."""
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self._closed:
@@ -80,14 +88,31 @@ class Source(ABC):
         self._open_iters.append(it)
         return it
 
-    def _checked(self, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    def _checked(self, chunks: Iterator[np.ndarray | InSensor]) -> Iterator[np.ndarray]:
         n = 0
+        counters = self.counters
         for ev in chunks:
-            ev = self._bounded(ev, n)
-            n += len(ev)
-            self.counters["events"] += len(ev)
-            if len(ev):
+            if type(ev) is InSensor:
+                ev = ev.events
+            else:
+                ev = self._bounded(ev, n)
+            k = len(ev)
+            n += k
+            counters["events"] += k
+            if k:
                 yield ev
+
+    def _vetted(
+        self, ev: np.ndarray, max_x: int, max_y: int, max_p: int
+    ) -> np.ndarray | InSensor:
+        """``ev`` marked as checked when a reader's decoder saw that it lies inside
+        the sensor (it tracked the largest ``x``, ``y``, ``p`` as it wrote them,
+        read as unsigned: a negative value counts as too large); else ``ev``
+        itself, which the base class then checks (and names or drops the events)."""
+        w, h, npol = self.sensor_size
+        if max_x < w and max_y < h and max_p < max(npol, 2):
+            return InSensor(ev)
+        return ev
 
     def _bounded(self, ev: np.ndarray, offset: int) -> np.ndarray:
         check_in_sensor(ev, self.sensor_size, self.name, offset)

@@ -30,7 +30,9 @@ from numba import njit, types
 FULL, MORE, DONE, SLOW, HEAD_CUT, BAD_SIZE, BAD_STREAM, TIME_BACK, GROW = range(9)
 # slots of the int64 state array
 LAST_T, PEND_AT, PEND_LEFT, PEND_IN_BUF, PEND_POS, SKIPPED, ARG0, ARG1 = range(8)
-N_STATE = 8
+MAX_X, MAX_Y, MAX_P = 8, 9, 10
+"""Largest x, y (as uint16) and p (as uint8) copied since the caller last reset them."""
+N_STATE = 11
 
 EVENT_BYTES = 16
 """Bytes of one flatbuffer ``Event`` struct (t, x, y, on, 3 bytes padding)."""
@@ -234,38 +236,55 @@ def event_vector(fb, b0, n):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def _copy_events(src, at, k, out, n, last_t):  # pragma: no cover - numba
-    """Copy ``k`` events (16-byte structs at ``src[at:]``) to ``out[n:n + k]``.
-    Returns ``k``, or the index of the first whose time goes back."""
+def _copy_events(src, at, k, out, n, last_t, st):  # pragma: no cover - numba
+    """Copy ``k`` events (16-byte structs at ``src[at:]``) to ``out[n:n + k]``,
+    keeping the largest x, y, p in ``st``. Returns ``k``, or the index of the
+    first whose time goes back."""
+    mx, my, mp = st[MAX_X], st[MAX_Y], st[MAX_P]
+    j = 0
     if at % 8 == 0 and src.shape[0] % 8 == 0:  # typed loads: ~2 ns per event
         t64 = src.view(np.int64)
-        i16 = src.view(np.int16)
-        i8 = src.view(np.int8)
+        u16 = src.view(np.uint16)
         a8 = at // 8
         a2 = at // 2
-        for j in range(k):
+        while j < k:
             t = t64[a8 + 2 * j]
             if t < last_t:
-                return j
+                break
             last_t = t
+            x = u16[a2 + 8 * j + 4]
+            y = u16[a2 + 8 * j + 5]
+            p = src[at + 16 * j + 12]
+            mx = max(mx, np.int64(x))
+            my = max(my, np.int64(y))
+            mp = max(mp, np.int64(p))
             e = out[n + j]
             e.t = t
-            e.x = i16[a2 + 8 * j + 4]
-            e.y = i16[a2 + 8 * j + 5]
-            e.p = i8[at + 16 * j + 12]
-        return k
-    for j in range(k):  # unaligned (uncompressed files): byte by byte
-        o = at + j * EVENT_BYTES
-        t = _i64(src, o)
-        if t < last_t:
-            return j
-        last_t = t
-        e = out[n + j]
-        e.t = t
-        e.x = np.int16(src[o + 8] | (np.int64(src[o + 9]) << 8))
-        e.y = np.int16(src[o + 10] | (np.int64(src[o + 11]) << 8))
-        e.p = np.int8(src[o + 12])
-    return k
+            e.x = x
+            e.y = y
+            e.p = p
+            j += 1
+    else:
+        while j < k:  # unaligned (uncompressed files): byte by byte
+            o = at + j * EVENT_BYTES
+            t = _i64(src, o)
+            if t < last_t:
+                break
+            last_t = t
+            x = src[o + 8] | (np.int64(src[o + 9]) << 8)
+            y = src[o + 10] | (np.int64(src[o + 11]) << 8)
+            p = np.int64(src[o + 12])
+            mx = max(mx, x)
+            my = max(my, y)
+            mp = max(mp, p)
+            e = out[n + j]
+            e.t = t
+            e.x = x
+            e.y = y
+            e.p = p
+            j += 1
+    st[MAX_X], st[MAX_Y], st[MAX_P] = mx, my, mp
+    return j
 
 
 @njit(cache=True, nogil=True)
@@ -296,7 +315,7 @@ def decode_packets(buf, pos, hi, base, end, stream_id, declared, compression, sc
         if left:
             k = min(left, cap - n)
             src = buf if st[PEND_IN_BUF] else scratch
-            j = _copy_events(src, st[PEND_AT], k, out, n, last_t)
+            j = _copy_events(src, st[PEND_AT], k, out, n, last_t, st)
             if j < k:
                 st[ARG0] = _i64(src, st[PEND_AT] + j * EVENT_BYTES)
                 st[ARG1] = out[n + j - 1].t if j else last_t

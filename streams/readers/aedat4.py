@@ -56,6 +56,9 @@ from ._aedat4_kernel import (
     GROW,
     HEAD_CUT,
     LAST_T,
+    MAX_P,
+    MAX_X,
+    MAX_Y,
     MORE,
     N_STATE,
     PEND_AT,
@@ -178,7 +181,8 @@ class Aedat4Source(FileSource):
                         continue
                     self._count(st)
                     emitted += n
-                    yield out
+                    yield self._vetted(out, st[MAX_X], st[MAX_Y], st[MAX_P])
+                    st[MAX_X] = st[MAX_Y] = st[MAX_P] = 0
                     out = np.empty(min(chunk, self._guess_events(end - base - pos)), EVENT_DTYPE)
                     n = 0
                 elif status == MORE:
@@ -196,7 +200,7 @@ class Aedat4Source(FileSource):
         self._count(st)
         if n:
             out.resize(n, refcheck=False)
-            yield out
+            yield self._vetted(out, st[MAX_X], st[MAX_Y], st[MAX_P])
 
     def _guess_events(self, n_bytes: int) -> int:
         """A first size for the output: events in ``n_bytes`` of packets if they

@@ -55,8 +55,8 @@ _RECORD = np.dtype([("t", "<u4"), ("data", "<u4")])
 _LAYOUTS = {1: (0x1FF, 9, 0xFF, 17, 0xF), 2: (0x3FFF, 14, 0x3FFF, 28, 0xF)}
 _SMALL_FILE = 1 << 16
 """A file the header read took whole (fewer bytes than this) is not read again."""
-# decoder state slots (int64, carried across chunks)
-_LAST_RAW, _WRAP, _LAST_T, _N_CLAMPED = 0, 1, 2, 3
+# decoder state slots (int64, carried across chunks; the maxima are per call)
+_LAST_RAW, _WRAP, _LAST_T, _N_CLAMPED, _MAX_X, _MAX_Y, _MAX_P = range(7)
 
 
 @njit(cache=True)
@@ -66,13 +66,14 @@ def decode_dat(words, out, layout, t0, st):  # pragma: no cover - numba
 
     ``layout``: ``(x mask, y shift, y mask, p shift, p mask)``; ``t0`` µs added to
     every timestamp; ``st``: int64 (last raw t or -1, wrap µs, last t, clamped
-    count), carried across calls.
+    count), carried across calls, then the largest x, y, p written by this call.
     """
     x_mask, y_shift, y_mask, p_shift, p_mask = layout
     last_raw = st[_LAST_RAW]
     wrap = st[_WRAP]
     last_t = st[_LAST_T]
     clamped = 0
+    mx = my = mp = 0
     for i in range(words.shape[0] // 2):
         t_raw = np.int64(words[2 * i])
         d = np.int64(words[2 * i + 1])
@@ -84,11 +85,20 @@ def decode_dat(words, out, layout, t0, st):  # pragma: no cover - numba
             t = last_t
             clamped += 1
         last_t = t
+        x = d & x_mask
+        y = (d >> y_shift) & y_mask
+        p = (d >> p_shift) & p_mask
+        mx = max(mx, x)
+        my = max(my, y)
+        mp = max(mp, p)
         e = out[i]
         e.t = t + t0
-        e.x = d & x_mask
-        e.y = (d >> y_shift) & y_mask
-        e.p = (d >> p_shift) & p_mask
+        e.x = x
+        e.y = y
+        e.p = p
+    st[_MAX_X] = mx
+    st[_MAX_Y] = my
+    st[_MAX_P] = mp
     st[_LAST_RAW] = last_raw
     st[_WRAP] = wrap
     st[_LAST_T] = last_t
@@ -153,7 +163,7 @@ class PropheseeDatSource(FileSource):
 
     def _chunks(self) -> Iterator[np.ndarray]:
         layout = _LAYOUTS[self.version]
-        st = np.array([-1, 0, 0, 0], np.int64)
+        st = np.array([-1, 0, 0, 0, 0, 0, 0], np.int64)
         offset = self._data_offset
         for raw in self._blocks():
             n = len(raw) // _RECORD.itemsize
@@ -163,7 +173,7 @@ class PropheseeDatSource(FileSource):
                 if st[_N_CLAMPED]:
                     self.counters["t_clamped"] += int(st[_N_CLAMPED])
                     st[_N_CLAMPED] = 0
-                yield ev
+                yield self._vetted(ev, st[_MAX_X], st[_MAX_Y], st[_MAX_P])
             offset += n * _RECORD.itemsize
             if len(raw) % _RECORD.itemsize:
                 raise FormatError(

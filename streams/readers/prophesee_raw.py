@@ -58,7 +58,8 @@ DEFAULT_BLOCK_WORDS = 1 << 20
 # Decoder state slots (one int64 array carried across blocks).
 _TH, _TL, _WRAP, _LAST_T, _Y, _BASE_X, _POL = 0, 1, 2, 3, 4, 5, 6
 _N_CLAMPED, _N_TRIG, _N_OTHER, _N_UNKNOWN = 7, 8, 9, 10
-_N_STATE = 11
+_MAX_X, _MAX_Y = 11, 12  # largest x (as uint16) and y written by the last call
+_N_STATE = 13
 _COUNTERS = {
     "t_clamped": _N_CLAMPED,
     "ext_triggers": _N_TRIG,
@@ -80,6 +81,7 @@ def decode_evt2(words, i, out, target, st):  # pragma: no cover - numba
     th = st[_TH]
     wrap = st[_WRAP]
     last_t = st[_LAST_T]
+    mx = my = 0
     while i < n_words and n < target:
         w = np.int64(words[i])
         kind = w >> 28
@@ -89,10 +91,14 @@ def decode_evt2(words, i, out, target, st):  # pragma: no cover - numba
                 tt = last_t
                 st[_N_CLAMPED] += 1
             last_t = tt
+            x = (w >> 11) & 0x7FF
+            y = w & 0x7FF
+            mx = max(mx, x)
+            my = max(my, y)
             e = out[n]  # record stores: faster than four strided field views
             e.t = tt
-            e.x = (w >> 11) & 0x7FF
-            e.y = w & 0x7FF
+            e.x = x
+            e.y = y
             e.p = kind
             n += 1
         elif kind == 0x8:
@@ -110,6 +116,8 @@ def decode_evt2(words, i, out, target, st):  # pragma: no cover - numba
     st[_TH] = th
     st[_WRAP] = wrap
     st[_LAST_T] = last_t
+    st[_MAX_X] = mx
+    st[_MAX_Y] = my
     return n, i
 
 
@@ -133,12 +141,15 @@ def decode_evt3(words, i, out, target, st):  # pragma: no cover - numba
     tt = wrap + (th << 12) + tl
     if tt < last_t:
         tt = last_t
+    mx = my = 0
     while i < n_words and n < target:
         w = np.int64(words[i])
         kind = w >> 12
         if kind == 0x0:
             cy = w & 0x7FF
         elif kind == 0x2:
+            mx = max(mx, w & 0x7FF)
+            my = max(my, cy)
             e = out[n]
             e.t = tt
             e.x = w & 0x7FF
@@ -152,6 +163,8 @@ def decode_evt3(words, i, out, target, st):  # pragma: no cover - numba
             nbits = 12 if kind == 0x4 else 8
             for b in range(nbits):
                 if (w >> b) & 1:
+                    mx = max(mx, (bx + b) & 0xFFFF)  # as stored in int16, read unsigned
+                    my = max(my, cy)
                     e = out[n]
                     e.t = tt
                     e.x = bx + b
@@ -188,6 +201,8 @@ def decode_evt3(words, i, out, target, st):  # pragma: no cover - numba
     st[_Y] = cy
     st[_BASE_X] = bx
     st[_POL] = bpol
+    st[_MAX_X] = mx
+    st[_MAX_Y] = my
     return n, i
 
 
@@ -265,13 +280,14 @@ class PropheseeRawSource(FileSource):
                     self._count(st, seen)
                     if self.t0_us:
                         ev["t"][:n] += self.t0_us
+                    mx, my = st[_MAX_X], st[_MAX_Y]
                     if n <= chunk:  # one piece: give back the unused tail in place
                         ev.resize(n, refcheck=False)
                         if n:
-                            yield ev
+                            yield self._vetted(ev, mx, my, 1)
                         continue
                     for k in range(0, n, chunk):
-                        yield ev[k : min(n, k + chunk)]
+                        yield self._vetted(ev[k : min(n, k + chunk)], mx, my, 1)
                 offset += n_words * ws
                 pending = avail - n_words * ws
                 buf[:pending] = buf[n_words * ws : avail]
