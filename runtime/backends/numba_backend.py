@@ -26,7 +26,7 @@ from ...streams.events import EVENT_DTYPE, as_events
 from ..model_file import Model
 from . import numba_kernels as K
 from .base import StepOutput, check_snapshot, state_shapes
-from .numba_plan import Plan, build_plan
+from .numba_plan import LayerPlan, Plan, build_plan
 
 Prepared = tuple[np.ndarray, np.ndarray]
 """``(events, offsets)``: every stream's events back to back (EVENT_DTYPE) and
@@ -39,6 +39,20 @@ def _as_event_array(ev: np.ndarray) -> np.ndarray:
     if ev.dtype != EVENT_DTYPE:
         ev = as_events(ev)
     return ev if ev.flags.c_contiguous else np.ascontiguousarray(ev)
+
+
+_OFFSETS: dict[int, np.ndarray] = {}
+
+
+def _offsets(n: int) -> np.ndarray:
+    """``[0, n]`` as int64 (cached, read-only: the kernels never write it)."""
+    off = _OFFSETS.get(n)
+    if off is None:
+        off = np.array([0, n], np.int64)
+        off.setflags(write=False)
+        if n < 65536:
+            _OFFSETS[n] = off
+    return off
 
 
 class NumbaBackend:
@@ -63,8 +77,11 @@ class NumbaBackend:
         self.model, self.batch = model, batch
         self.plan: Plan = build_plan(model, batch)
         self._outside = np.zeros(batch, np.int64)  # added to by the kernel
-        last = self.plan.layers[-1]
-        self._out_slice = slice(last.out_off, last.out_off + batch * len(last.perm))
+        p = self.plan
+        self._args = (p.itab, p.ftab, p.intab, p.weights, p.mem, p.lists, p.flags, p.flags64,
+                      p.counts)
+        last = p.layers[-1]
+        self._out_view = self._output_of(last)
         n = len(last.perm)
         self._out_perm = None if np.array_equal(last.perm, np.arange(n)) else last.perm
 
@@ -81,10 +98,11 @@ class NumbaBackend:
             raise ValueError(f"expected events of {self.batch} streams, got {len(events)}")
         if self.batch == 1:
             ev = _as_event_array(events[0])
-            return ev, np.array([0, len(ev)], np.int64)
+            return ev, _offsets(len(ev))
         parts = [_as_event_array(e) for e in events]
         off = np.zeros(self.batch + 1, np.int64)
         np.cumsum([len(e) for e in parts], out=off[1:])
+        off.setflags(write=False)  # one numba specialization for every batch size
         ev = np.concatenate([e.view(_VOID) for e in parts]).view(EVENT_DTYPE)
         return ev, off
 
@@ -92,17 +110,16 @@ class NumbaBackend:
              timed: bool = False) -> StepOutput:
         """Advance every stream by one step (one compiled call unless ``timed``)."""
         ev, off = prepared
-        p = self.plan
         times: dict[str, float] | None = None
         if timed:
             times = self._timed_step(ev, off)
         else:
-            bad = K.step(p.itab, p.ftab, p.intab, p.weights, p.mem, p.lists, p.flags,
-                         p.flags64, p.counts, ev, off, self._outside)
+            bad = K.step(*self._args, ev, off, self._outside)
             if bad >= 0:
                 self._raise_outside(ev, off, bad)
-        out = p.mem[self._out_slice].reshape(self.batch, -1)
-        out = out.copy() if self._out_perm is None else self._to_torch(out, self._out_perm)
+        out = self._out_view
+        out = (out.astype(np.float32) if self._out_perm is None
+               else self._to_torch(out.astype(np.float32), self._out_perm))
         rec = self._record() if record else None
         return StepOutput(out, rec, times)
 
@@ -140,6 +157,16 @@ class NumbaBackend:
     def _view(self, off: int, n: int) -> np.ndarray:
         return self.plan.mem[off:off + self.batch * n].reshape(self.batch, n)
 
+    def _output_of(self, lp: LayerPlan) -> np.ndarray:
+        """``(B, n)`` internal-order view of a layer's output: float32 in ``mem``, or
+        uint8 spikes in ``flags``."""
+        n = len(lp.perm)
+        if lp.out_off >= 0:
+            return self._view(lp.out_off, n)
+        stride = int(K.flag_stride(n))
+        return self.plan.flags[lp.flag_off:lp.flag_off + self.batch * stride].reshape(
+            self.batch, stride)[:, :n]
+
     def _record(self) -> dict[str, np.ndarray]:
         p, B = self.plan, self.batch
         shape = self.model.spec.input.shape
@@ -147,8 +174,8 @@ class NumbaBackend:
                                        p.input_perm).reshape(B, *shape)}
         for lp in p.layers:
             n = len(lp.perm)
-            rec[lp.name] = self._to_torch(self._view(lp.out_off, n), lp.perm).reshape(
-                B, *lp.shape)
+            out = self._output_of(lp).astype(np.float32)
+            rec[lp.name] = self._to_torch(out, lp.perm).reshape(B, *lp.shape)
             if lp.u_off >= 0:
                 rec[f"{lp.name}.u"] = self._to_torch(self._view(lp.u_off, n), lp.perm).reshape(
                     B, *lp.shape)

@@ -31,12 +31,12 @@ ICOLS = (
     "w_off", "b_off", "acc_off", "out_off", "list_off", "flag_off", "mark_off", "tab_off",
     "tab_k", "tab2_off", "src", "n_in", "n_out", "neuron", "relu", "syn", "psp",
     "fire_once", "spiking", "order_last", "reset", "fire_ge", "u_off", "i_off", "a_off",
-    "fired_off", "list_mode", "c_shift",
+    "fired_off", "list_mode", "c_shift", "out_bits",
 )
 (KIND, IN_C, IN_H, IN_W, OUT_C, OUT_H, OUT_W, KH, KW, SH, SW, W_OFF, B_OFF, ACC_OFF,
  OUT_OFF, LIST_OFF, FLAG_OFF, MARK_OFF, TAB_OFF, TAB_K, TAB2_OFF, SRC, N_IN, N_OUT, NEURON,
  RELU, SYN, PSP, FIRE_ONCE, SPIKING, ORDER_LAST, RESET, FIRE_GE, U_OFF, I_OFF, A_OFF,
- FIRED_OFF, LIST_MODE, C_SHIFT) = range(len(ICOLS))
+ FIRED_OFF, LIST_MODE, C_SHIFT, OUT_BITS) = range(len(ICOLS))
 FCOLS = ("decay", "thr", "syn_decay", "psp", "pool_w")
 DECAY, THR, SYN_DECAY, PSP_F, POOL_W = range(len(FCOLS))
 INCOLS = ("sens_w", "sens_h", "x0", "y0", "rw", "rh", "fx", "fy", "split", "binary",
@@ -124,11 +124,12 @@ def input_stage(intab, mem, lists, counts, ev, off, outside):  # pragma: no cove
 
 
 @njit(cache=True)
-def conv_scatter(r, w, mem, lists, n_src, src_list, src_out, acc):  # pragma: no cover
+def conv_scatter(r, w, mem, lists, n_src, src_list, src_out, acc, bits):  # pragma: no cover
     """Add each listed input's kernel into the outputs it reaches (one stream).
 
     ``r`` is the layer's table row; ``src_list``/``src_out``/``acc`` are this
-    stream's offsets of the input list, the dense input and the output sums. The
+    stream's offsets of the input list, the dense input and the output sums;
+    ``bits``: the input is spikes (every listed value is 1, not read). The
     layer's table in ``lists`` gives, per input position, the count of output
     runs it adds into, then (output offset, weight offset, length) per run.
     """
@@ -138,12 +139,20 @@ def conv_scatter(r, w, mem, lists, n_src, src_list, src_out, acc):  # pragma: no
     w_off, src_list, src_out, acc = U(r[W_OFF]), U(src_list), U(src_out), U(acc)
     for k in range(U(n_src)):
         j = U(lists[src_list + k])
-        v = mem[src_out + j]
-        if v == 0.0:
-            continue
         pos = udiv(j, cin, csh)
         t = tab + pos * slots
         wb = w_off + (j - pos * cin) * wstride
+        if bits:
+            for e in range(U(lists[t])):
+                k3 = t + e * three
+                a0 = acc + U(lists[k3 + one])
+                w0 = wb + U(lists[k3 + two])
+                for o in range(U(lists[k3 + three])):
+                    mem[a0 + o] += w[w0 + o]
+            continue
+        v = mem[src_out + j]
+        if v == 0.0:
+            continue
         for e in range(U(lists[t])):
             k3 = t + e * three
             a0 = acc + U(lists[k3 + one])
@@ -153,13 +162,14 @@ def conv_scatter(r, w, mem, lists, n_src, src_list, src_out, acc):  # pragma: no
 
 
 @njit(cache=True)
-def linear_scatter(r, w, mem, lists, n_src, src_list, src_out, acc):  # pragma: no cover
-    """Add each listed input's weight column into the outputs (one stream)."""
+def linear_scatter(r, w, mem, lists, n_src, src_list, src_out, acc, bits):  # pragma: no cover
+    """Add each listed input's weight column into the outputs (one stream; ``bits``
+    as in :func:`conv_scatter`)."""
     no, w_off = U(r[N_OUT]), U(r[W_OFF])
     src_list, src_out, acc = U(src_list), U(src_out), U(acc)
     for k in range(U(n_src)):
         j = U(lists[src_list + k])
-        v = mem[src_out + j]
+        v = np.float32(1.0) if bits else mem[src_out + j]
         if v == 0.0:
             continue
         w0 = w_off + j * no
@@ -168,13 +178,15 @@ def linear_scatter(r, w, mem, lists, n_src, src_list, src_out, acc):  # pragma: 
 
 
 @njit(cache=True)
-def pool(r, f, mem, lists, marks, n_src, src_list, src_out, acc, lst,
-         mark):  # pragma: no cover
+def pool(r, f, mem, lists, marks, n_src, src_list, src_out, acc, lst, mark,
+         bits):  # pragma: no cover
     """List the windows the listed inputs touch (marking them), then reduce each
     from the dense input in row-major order (torch's), times the pool weight (avg)
     or max. The layer's tables in ``lists``: per input position, the count of
     windows holding it then their positions; per window, its ``kh*kw`` input
-    positions in row-major order.
+    positions in row-major order. ``bits``: the input is spikes: each listed one
+    adds 1 to its windows' sums (integers: exact in any order) or sets their max to 1;
+    ``mem[acc:]`` is all zeros on entry.
 
     Returns:
         The number of windows listed at ``lists[lst:]``.
@@ -185,6 +197,27 @@ def pool(r, f, mem, lists, marks, n_src, src_list, src_out, acc, lst,
     kk = U(r[KH] * r[KW])
     src_list, src_out, acc, lst, mark = U(src_list), U(src_out), U(acc), U(lst), U(mark)
     n = U(0)
+    avg = r[KIND] == AVGPOOL
+    pw = f[POOL_W]
+    if bits:
+        one_f = np.float32(1.0)
+        for k in range(U(n_src)):
+            j = U(lists[src_list + k])
+            pos = udiv(j, c, csh)
+            ch = j - pos * c
+            t = tab + pos * slots
+            for e in range(U(lists[t])):
+                q = U(lists[t + one + e]) * c + ch
+                if mem[acc + q] == 0.0:
+                    mem[acc + q] = one_f
+                    lists[lst + n] = q
+                    n += one
+                elif avg:
+                    mem[acc + q] += one_f
+        if avg and pw != 1.0:
+            for t in range(n):
+                mem[acc + U(lists[lst + t])] *= pw
+        return n
     for k in range(U(n_src)):
         j = U(lists[src_list + k])
         pos = udiv(j, c, csh)
@@ -196,8 +229,6 @@ def pool(r, f, mem, lists, marks, n_src, src_list, src_out, acc, lst,
                 marks[mark + q] = 1
                 lists[lst + n] = q
                 n += one
-    avg = r[KIND] == AVGPOOL
-    pw = f[POOL_W]
     for t in range(n):
         q = U(lists[lst + t])
         pos = udiv(q, c, csh)
@@ -219,14 +250,15 @@ def pool(r, f, mem, lists, marks, n_src, src_list, src_out, acc, lst,
 
 
 @njit(cache=True)
-def neuron_pass(r, f, w, mem, flags, b, acc, out):  # pragma: no cover
+def neuron_pass(r, f, w, mem, flags, b, acc):  # pragma: no cover
     """Dense update of one stream's neurons of a layer: the input is ``mem[acc:]``
-    (plus the bias), zeroed as it is consumed; the output goes to ``mem[out:]``
-    and ``flags`` marks the non-zero outputs (see the module docstring)."""
+    (plus the bias), zeroed as it is consumed; ``flags`` marks the non-zero outputs:
+    the spikes themselves (0/1), or where the PSP trace or membrane (in the state) is
+    not zero (see the module docstring)."""
     n, c = U(r[N_OUT]), U(r[OUT_C])
     zero, one = np.float32(0.0), np.float32(1.0)
     decay, thr, syn_d, psp_f = f[DECAY], f[THR], f[SYN_DECAY], f[PSP_F]
-    acc, out = U(acc), U(out)
+    acc = U(acc)
     if r[B_OFF] >= 0:
         b_off = U(r[B_OFF])
         for p in range(n // c):
@@ -261,7 +293,6 @@ def neuron_pass(r, f, w, mem, flags, b, acc, out):  # pragma: no cover
             if last:
                 v = decay * v
             mem[u + j] = v
-            mem[out + j] = one if sp else zero
             flags[fo + j] = sp
         return
     fired = U(max(r[FIRED_OFF], 0) + b * r[N_OUT])
@@ -298,7 +329,6 @@ def neuron_pass(r, f, w, mem, flags, b, acc, out):  # pragma: no cover
             mem[a + j] = ap
             flags[fo + j] = ap != zero
         else:
-            mem[out + j] = one if sp else zero
             flags[fo + j] = sp
 
 
@@ -347,24 +377,26 @@ def network(itab, ftab, intab, w, mem, lists, flags, flags64, counts, lo,
         if kind == FLATTEN:
             continue
         src = r[SRC]
+        n_in, n = r[N_IN], r[N_OUT]
+        bits = src >= 0 and itab[src, OUT_BITS] != 0
+        s_stride = flag_stride(n_in) if bits else n_in
         if src < 0:
             s_out, s_list = intab[IN_OUT], intab[IN_LIST]
         else:
             s_out, s_list = itab[src, OUT_OFF], itab[src, LIST_OFF]
-        n_in, n = r[N_IN], r[N_OUT]
         has_neuron = r[NEURON] != 0
         for b in range(nb):
             n_src = counts[src + 1, b]
-            so, sl = s_out + b * n_in, s_list + b * n_in
+            so, sl = s_out + b * s_stride, s_list + b * n_in
             acc = r[ACC_OFF] + b * n
             lst = r[LIST_OFF] + b * n
             if kind == CONV or kind == LINEAR:
                 if not has_neuron:
                     mem[acc:acc + n] = 0.0
                 if kind == CONV:
-                    conv_scatter(r, w, mem, lists, n_src, sl, so, acc)
+                    conv_scatter(r, w, mem, lists, n_src, sl, so, acc, bits)
                 else:
-                    linear_scatter(r, w, mem, lists, n_src, sl, so, acc)
+                    linear_scatter(r, w, mem, lists, n_src, sl, so, acc, bits)
             else:
                 mark = r[MARK_OFF] + b * n
                 if not has_neuron:
@@ -372,14 +404,15 @@ def network(itab, ftab, intab, w, mem, lists, flags, flags64, counts, lo,
                         q = lists[lst + t]
                         mem[acc + q] = 0.0
                         flags[mark + q] = 0
-                m = np.int64(pool(r, f, mem, lists, flags, n_src, sl, so, acc, lst, mark))
+                m = np.int64(pool(r, f, mem, lists, flags, n_src, sl, so, acc, lst, mark,
+                                  bits))
                 counts[l + 1, b] = m
                 if has_neuron:
                     for t in range(m):
                         flags[mark + lists[lst + t]] = 0
             fo = r[FLAG_OFF] + b * flag_stride(n)
             if has_neuron:
-                neuron_pass(r, f, w, mem, flags, b, acc, r[OUT_OFF] + b * n)
+                neuron_pass(r, f, w, mem, flags, b, acc)
             elif kind == CONV or kind == LINEAR:
                 synapse_out(r, w, mem, flags, acc, fo)
             if r[LIST_MODE] == LIST_FLAGS:

@@ -39,6 +39,16 @@ IN = {name: k for k, name in enumerate(K.INCOLS)}
 _ALIGN = 16  # floats (64 bytes)
 
 
+def aligned_zeros(n: int, dtype: np.dtype | type, align: int = 4096) -> np.ndarray:
+    """Zeroed ``(n,)`` array whose data starts on an ``align``-byte boundary (numpy
+    only guarantees 16 bytes; the kernels' vector loads and the speed of the same
+    plan from one allocation to the next depend on it)."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(n * dtype.itemsize + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start:start + n * dtype.itemsize].view(dtype)
+
+
 def f32(v: float) -> float:
     """``v`` rounded to float32, as every backend applies a constant."""
     return float(np.float32(v))
@@ -57,7 +67,10 @@ class LayerPlan:
         name: layer name.
         shape: torch output shape without batch, ``(C, H, W)`` or ``(n,)``.
         perm: ``(n,)`` internal flat index -> torch flat index of the output.
-        out_off: ``mem`` offset of the ``(B, n)`` internal output.
+        out_off: ``mem`` offset of the ``(B, n)`` internal output, or -1 when the
+            output is spikes held in ``flags`` at ``flag_off`` (stride
+            :func:`~.numba_kernels.flag_stride` ``(n)`` per stream).
+        flag_off: see ``out_off``.
         u_off: ``mem`` offset of the membrane (-1 without a neuron).
         state: snapshot key suffix (``"u"``, ``"i"``, ...) -> ``mem`` offset.
     """
@@ -66,6 +79,7 @@ class LayerPlan:
     shape: tuple[int, ...]
     perm: np.ndarray
     out_off: int
+    flag_off: int = -1
     u_off: int = -1
     state: dict[str, int] = field(default_factory=dict)
 
@@ -253,6 +267,7 @@ def build_plan(model: Model, batch: int) -> Plan:
             r[I["kind"]] = FLATTEN
             lp.perm = in_perm
             lp.out_off = plans[src].out_off if src >= 0 else input_off
+            lp.flag_off = plans[src].flag_off if src >= 0 else -1
             in_shape = shape
             continue  # aliases its source: src stays
         lp.perm = _hwc_perm(oc, oh, ow) if len(shape) == 3 else np.arange(n)
@@ -306,23 +321,27 @@ def build_plan(model: Model, batch: int) -> Plan:
                 lp.out_off = lp.state["u"]
             elif p.psp_tau is not None:
                 lp.out_off = lp.state["a"]
-            else:
-                lp.out_off = mem.take(B * n)  # the spikes, 0/1
-        r[I["out_off"]] = lp.out_off
+            else:  # the spikes: 0/1 in the flags
+                lp.out_off = -1
+                r[I["out_bits"]] = 1
+                lp.flag_off = int(r[I["flag_off"]])
+        r[I["out_off"]] = lp.out_off if lp.out_off >= 0 else r[I["flag_off"]]
         in_shape, in_perm, src = shape, lp.perm, k
     last = len(layers) - 1
     while last >= 0 and rows[last, I["kind"]] == FLATTEN:
         last -= 1
     rows[last, I["list_mode"]] = K.LIST_NONE  # nothing reads the output layer's list
 
-    weights = np.concatenate(wparts) if wparts else np.zeros(_ALIGN, np.float32)
-    list_arr = np.zeros(max(lists.size, 1), np.int32)
+    weights = aligned_zeros(max(wsize, _ALIGN), np.float32)
+    if wparts:
+        weights[:] = np.concatenate(wparts)
+    list_arr = aligned_zeros(max(lists.size, 1), np.int32)
     for off, t in tables:
         list_arr[off:off + t.size] = t
-    flag_arr = np.zeros(max(flags.size, 8), np.uint8)
+    flag_arr = aligned_zeros(max(flags.size, 8), np.uint8)
     return Plan(
         batch=B, layers=plans, itab=rows, ftab=frows, intab=intab, weights=weights,
-        mem=np.zeros(mem.size, np.float32), state_size=state_size,
+        mem=aligned_zeros(mem.size, np.float32), state_size=state_size,
         lists=list_arr, flags=flag_arr,
         flags64=flag_arr.view(np.uint64), counts=np.zeros((len(layers) + 1, B), np.int64),
         input_perm=input_perm, input_off=input_off,
