@@ -18,6 +18,7 @@ advances the network by one step, single-step mode, state carried between calls.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 
@@ -26,6 +27,9 @@ import torch
 from spikestream.runtime.input_stage import InputStage
 from spikestream.runtime.model_file import Model
 from torch import nn
+
+# importing the peers makes torch log that Triton (a GPU compiler) is absent: noise here
+logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 Step = Callable[[np.ndarray], object]
 Peer = tuple[Step, Callable[[], None]]
