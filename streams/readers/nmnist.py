@@ -26,7 +26,7 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..formats import SNIFF_BYTES, FileFormat
 from ..source import FileSource
-from ._prophesee_header import check_sensor_size
+from ._prophesee_header import check_sensor_size, read_up_to
 
 NMNIST_SENSOR_SIZE = (34, 34, 2)
 """N-MNIST's ATIS crop, ``(width, height, polarities)``."""
@@ -37,14 +37,17 @@ OVERFLOW_US = 1 << 13
 LABELS_FILE = "labels.csv"
 
 
-_OVERFLOW, _LAST_T, _N_MARKERS = 0, 1, 2
+_OVERFLOW, _LAST_T, _N_MARKERS, _MAX_X, _MAX_Y = 0, 1, 2, 3, 4
+_SMALL_FILE = 1 << 16
+"""Files up to this size are read whole when opened (one read, no second open)."""
 
 
 @njit(cache=True)
-def decode_nmnist(raw, t, x, y, p, st):  # pragma: no cover - numba
-    """Decode whole 5-byte records of ``raw`` (uint8) into ``t, x, y, p``.
+def decode_nmnist(raw, out, st):  # pragma: no cover - numba
+    """Decode whole 5-byte records of ``raw`` (uint8) into ``out`` (EVENT_DTYPE).
 
-    ``st`` (int64: overflow µs, last t, marker count) carries across calls.
+    ``st`` (int64: overflow µs, last t, marker count) carries across calls; slots
+    3 and 4 get the largest x and y of this call.
     Returns ``(n_events, first_bad_record)``, the latter -1 unless a timestamp
     goes back in time (decoding stops there).
     """
@@ -52,6 +55,7 @@ def decode_nmnist(raw, t, x, y, p, st):  # pragma: no cover - numba
     overflow = st[_OVERFLOW]
     last = st[_LAST_T]
     bad = -1
+    mx = my = 0
     for r in range(raw.shape[0] // RECORD_BYTES):
         b = r * RECORD_BYTES
         if raw[b + 1] == OVERFLOW_Y:
@@ -64,14 +68,38 @@ def decode_nmnist(raw, t, x, y, p, st):  # pragma: no cover - numba
             bad = r
             break
         last = tt
-        t[n] = tt
-        x[n] = raw[b]
-        y[n] = raw[b + 1]
-        p[n] = b2 >> 7
+        x = np.int64(raw[b])
+        y = np.int64(raw[b + 1])
+        mx = max(mx, x)
+        my = max(my, y)
+        e = out[n]
+        e.t = tt
+        e.x = x
+        e.y = y
+        e.p = b2 >> 7
         n += 1
     st[_OVERFLOW] = overflow
     st[_LAST_T] = last
+    st[_MAX_X] = mx
+    st[_MAX_Y] = my
     return n, bad
+
+
+@njit(cache=True)
+def _in_time_order(raw):  # pragma: no cover - numba
+    """Whether the timestamps of the whole records of ``raw`` never go back."""
+    overflow = 0
+    last = 0
+    for r in range(raw.shape[0] // RECORD_BYTES):
+        b = r * RECORD_BYTES
+        if raw[b + 1] == OVERFLOW_Y:
+            overflow += OVERFLOW_US
+            continue
+        tt = ((np.int64(raw[b + 2]) & 0x7F) << 16) + (np.int64(raw[b + 3]) << 8) + raw[b + 4]
+        if tt + overflow < last:
+            return False
+        last = tt + overflow
+    return True
 
 
 class NmnistSource(FileSource):
@@ -83,6 +111,8 @@ class NmnistSource(FileSource):
         chunk_events, out_of_range: see :class:`FileSource`.
     """
 
+    _grows_its_chunks = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -91,7 +121,12 @@ class NmnistSource(FileSource):
     ) -> None:
         super().__init__(path, **kwargs)
         self.sensor_size = check_sensor_size(sensor_size)
-        size = self.path.stat().st_size
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            size = os.fstat(fd).st_size
+            self._whole = read_up_to(fd, size) if size <= _SMALL_FILE else None
+        finally:
+            os.close(fd)
         if size % RECORD_BYTES:
             raise FormatError(
                 self.path,
@@ -100,29 +135,49 @@ class NmnistSource(FileSource):
             )
 
     def _chunks(self) -> Iterator[np.ndarray]:
-        st = np.zeros(3, np.int64)
+        st = np.zeros(5, np.int64)
         markers = 0
         index = 0
-        with open(self.path, "rb") as f:
+        for raw in self._blocks():
+            if raw.size < RECORD_BYTES:
+                break
+            ev = np.empty(raw.size // RECORD_BYTES, EVENT_DTYPE)
+            n, bad = decode_nmnist(raw, ev, st)
+            self.counters["time_overflow_markers"] += int(st[_N_MARKERS]) - markers
+            markers = int(st[_N_MARKERS])
+            if bad >= 0:
+                i = index + bad
+                b = raw[bad * RECORD_BYTES : (bad + 1) * RECORD_BYTES].astype(np.int64)
+                t_bad = (((b[2] & 0x7F) << 16) | (b[3] << 8) | b[4]) + st[_OVERFLOW]
+                raise FormatError(
+                    self.path,
+                    f"event {i} (byte {i * RECORD_BYTES}) goes back in time "
+                    f"from {int(st[_LAST_T])} to {int(t_bad)} us",
+                )
+            index += raw.size // RECORD_BYTES
+            if n < len(ev):
+                ev.resize(n, refcheck=False)
+            yield self._vetted(ev, st[_MAX_X], st[_MAX_Y], 1)
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """The file's bytes (uint8), ``chunk_events`` records at a time."""
+        if self._whole is not None:
+            data = np.frombuffer(self._whole, np.uint8)
+            nbytes = self.chunk_events * RECORD_BYTES
+            for i in range(0, len(data), nbytes):
+                yield data[i : i + nbytes]
+            return
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            nbytes = min(self.chunk_events * RECORD_BYTES, max(os.fstat(fd).st_size, 1))
             while True:
-                raw = np.frombuffer(f.read(self.chunk_events * RECORD_BYTES), np.uint8)
-                if raw.size < RECORD_BYTES:
+                data = read_up_to(fd, nbytes)
+                if data:
+                    yield np.frombuffer(data, np.uint8)
+                if len(data) < nbytes:
                     break
-                ev = np.empty(raw.size // RECORD_BYTES, EVENT_DTYPE)
-                n, bad = decode_nmnist(raw, ev["t"], ev["x"], ev["y"], ev["p"], st)
-                self.counters["time_overflow_markers"] += int(st[_N_MARKERS]) - markers
-                markers = int(st[_N_MARKERS])
-                if bad >= 0:
-                    i = index + bad
-                    b = raw[bad * RECORD_BYTES : (bad + 1) * RECORD_BYTES].astype(np.int64)
-                    t_bad = (((b[2] & 0x7F) << 16) | (b[3] << 8) | b[4]) + st[_OVERFLOW]
-                    raise FormatError(
-                        self.path,
-                        f"event {i} (byte {i * RECORD_BYTES}) goes back in time "
-                        f"from {int(st[_LAST_T])} to {int(t_bad)} us",
-                    )
-                index += raw.size // RECORD_BYTES
-                yield ev[:n]
+        finally:
+            os.close(fd)
 
 
 def read_nmnist_folder(root: str | os.PathLike[str]) -> list[tuple[Path, int]]:
@@ -190,9 +245,7 @@ def _sniff(head: bytes, suffix: str) -> bool:
     n = len(head) // RECORD_BYTES
     if n == 0:
         return False
-    ev = np.empty(n, EVENT_DTYPE)
-    raw = np.frombuffer(head, np.uint8, count=n * RECORD_BYTES)
-    return decode_nmnist(raw, ev["t"], ev["x"], ev["y"], ev["p"], np.zeros(3, np.int64))[1] < 0
+    return bool(_in_time_order(np.frombuffer(head, np.uint8, count=n * RECORD_BYTES)))
 
 
 def open_nmnist(path: str | os.PathLike[str], **kwargs) -> NmnistSource:
