@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, help="stop after the epoch past this budget")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--name", help="model name (default: <data folder>-<rule>)")
+    p.add_argument("--no-card", action="store_true",
+                   help="do not write the model card (<out> with .md) beside the model")
     p.set_defaults(func=run)
 
 
@@ -138,4 +140,35 @@ def run(args: argparse.Namespace) -> int:
     )
     path = export_model(args.out, net, prov)
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    if not args.no_card:
+        from ..runtime.model_file import load_model
+        from ..training.card import render_card
+
+        card = path.with_suffix(".md")
+        card.write_text(render_card(load_model(path).spec, path.stat().st_size,
+                                    command=_command(args),
+                                    eval_command=f"spikestream eval --model {args.out} "
+                                                 f"--data {args.data} --split val"))
+        print(f"wrote {card}")
     return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """A command line that repeats this training run."""
+    parts = ["spikestream train", f"--rule {args.rule}", f"--data {args.data}",
+             f"--out {args.out}", f"--epochs {args.epochs}", f"--seed {args.seed}",
+             f"--steps {args.steps}", f"--dt-ms {args.dt_ms:g}", f"--channels {args.channels}",
+             f"--kernel {args.kernel}", f"--padding {args.padding}",
+             f"--downsample {args.downsample}", f"--jitter {args.jitter}",
+             f"--batch-size {args.batch_size}", f"--val-fraction {args.val_fraction:g}",
+             f"--patience {args.patience}"]
+    if args.binary:
+        parts.append("--binary")
+    if args.limit is not None:
+        parts.append(f"--limit {args.limit}")
+    if args.lr is not None:
+        parts.append(f"--lr {args.lr:g}")
+    if args.max_minutes is not None:
+        parts.append(f"--max-minutes {args.max_minutes:g}")
+    parts += [f"--set {s}" for s in args.set]
+    return " \\\n    ".join(parts)

@@ -28,6 +28,10 @@ def test_train_then_eval_a_tiny_model(tiny_nmnist: Path, tmp_path: Path,
     assert rc == 0, text
     assert "epoch 4/4" in text and "best: epoch" in text and f"wrote {out}" in text
     assert (tmp_path / "m.ckpt").is_file()
+    card = (tmp_path / "m.md").read_text()
+    assert f"Rule: **{rule}**" in card and "| T, dt | 6 steps of 20 ms" in card
+    assert "validation accuracy" in card and "`conv1` | conv 2->3 3x3" in card
+    assert f"spikestream train \\\n    --rule {rule}" in card
     model = load_model(out)
     prov = model.spec.provenance
     assert prov["rule"] == rule and prov["n_steps"] == 6 and model.spec.dt_us == 20_000
