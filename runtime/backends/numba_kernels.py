@@ -19,6 +19,7 @@ Per layer and stream:
 
 With weights on a 2^-12 grid and integer inputs every partial sum is exact, so the
 results equal the dense torch backend's bit for bit (../shared/BENCHMARKING.md).
+The entry points release the GIL (a GUI thread keeps running during a step).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def flag_stride(n: int) -> int:
     return (n + 7) // 8 * 8
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def input_stage(intab, mem, lists, counts, ev, off, outside):  # pragma: no cover (numba)
     """Bin each stream's events into its internal ``(H, W, C)`` input and list the
     touched inputs (clearing the previous step's first).
@@ -364,7 +365,7 @@ def synapse_out(r, w, mem, flags, acc, fo):  # pragma: no cover
         flags[fo + j] = mem[acc + j] != 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def network(itab, ftab, intab, w, mem, lists, flags, flags64, counts, lo,
             hi):  # pragma: no cover
     """Layers ``lo .. hi - 1`` for every stream, after :func:`input_stage` (see the
@@ -419,7 +420,7 @@ def network(itab, ftab, intab, w, mem, lists, flags, flags64, counts, lo,
                 counts[l + 1, b] = np.int64(extract(flags, flags64, fo, n, lists, lst))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def step(itab, ftab, intab, w, mem, lists, flags, flags64, counts, ev, off,
          outside):  # pragma: no cover
     """:func:`input_stage` then :func:`network`: one whole step in one call.

@@ -86,6 +86,25 @@ def psp_readout() -> ModelSpec:
     ), ("a", "b"), ReadoutSpec(kind="membrane"))
 
 
+def straight_from_the_input() -> ModelSpec:
+    """Layers reading the input stage directly: IF pooling of the counts, then a
+    flatten into a linear; and a flattened input into a linear with a bias."""
+    inp = InputSpec((16, 12, 2), downsample=(2, 2))  # 2x6x8
+    return ModelSpec("direct", inp, 1000, (
+        Pool2dSpec("p", "avg", (2, 2), (2, 2), neuron=rule_neuron("lee_pool")),
+        FlattenSpec("f"),
+        LinearSpec("out", 2 * 3 * 4, 3, bias=True, neuron=rule_neuron("lif")),
+    ), ("a", "b", "c"), ReadoutSpec(kind="count"))
+
+
+def flat_input() -> ModelSpec:
+    inp = InputSpec((16, 12, 2), downsample=(2, 2), mode="binary")
+    return ModelSpec("flat", inp, 1000, (
+        FlattenSpec("f"),
+        LinearSpec("out", 2 * 6 * 8, 3, bias=True, neuron=rule_neuron("stbp")),
+    ), ("a", "b", "c"), ReadoutSpec(kind="count"))
+
+
 def _compare(spec: ModelSpec, steps: int, batch: int, exact: bool,
              gain: float = 0.6) -> dict[str, int]:
     model = _model(spec, gain=gain)
@@ -109,7 +128,8 @@ def _compare(spec: ModelSpec, steps: int, batch: int, exact: bool,
     return active
 
 
-@pytest.mark.parametrize("make", [odd_geometry, neuron_features])
+@pytest.mark.parametrize("make", [odd_geometry, neuron_features, straight_from_the_input,
+                                  flat_input])
 def test_matches_torch_exactly(make):
     active = _compare(make(), steps=300, batch=2, exact=True)
     # every layer did something, so the comparison means something
