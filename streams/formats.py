@@ -16,9 +16,12 @@ from pathlib import Path
 from stat import S_ISREG
 
 from .errors import FormatError
-from .source import FileSource
+from .source import HANDOVER, FileSource
 
 SNIFF_BYTES = 4096
+HANDOVER_BYTES = 1 << 16
+""":func:`open_file` reads this much of a file (all of a small one) to sniff it,
+and hands it to the reader, which then need not read it again."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,21 @@ def sniff_format(path: str | os.PathLike[str]) -> FileFormat:
     Raises:
         FormatError: missing, empty, or of no known format.
     """
-    head = _head(path)
+    return _sniff(path, *_head(path, SNIFF_BYTES))
+
+
+def open_file(path: str | os.PathLike[str], **kwargs) -> FileSource:
+    """Open a recording of any known format as a :class:`FileSource`."""
+    head, size = _head(path, HANDOVER_BYTES)
+    fmt = _sniff(path, head[:SNIFF_BYTES], size)
+    HANDOVER.path, HANDOVER.head, HANDOVER.size = os.fspath(path), head, size
+    try:
+        return fmt.open(path, **kwargs)
+    finally:
+        HANDOVER.path, HANDOVER.head = None, b""
+
+
+def _sniff(path: str | os.PathLike[str], head: bytes, size: int) -> FileFormat:
     if not head:
         raise FormatError(Path(path), "file is empty")
     suffix = os.path.splitext(os.fspath(path))[1].lower()
@@ -82,8 +99,8 @@ def sniff_format(path: str | os.PathLike[str]) -> FileFormat:
     raise FormatError(Path(path), f"not a known event file format; known: {known}")
 
 
-def _head(path: str | os.PathLike[str]) -> bytes:
-    """The first :data:`SNIFF_BYTES` bytes of a regular file, in as few system
+def _head(path: str | os.PathLike[str], n_bytes: int) -> tuple[bytes, int]:
+    """The first ``n_bytes`` of a regular file and its size, in as few system
     calls as it takes (open, fstat, read, close): small files are opened by the
     thousand (a dataset), where each call counts."""
     try:
@@ -98,18 +115,13 @@ def _head(path: str | os.PathLike[str]) -> bytes:
         st = os.fstat(fd)
         if not S_ISREG(st.st_mode):
             raise FormatError(Path(path), "no such file")
-        want = min(SNIFF_BYTES, st.st_size) or SNIFF_BYTES  # 0: empty, or of unknown size
+        want = min(n_bytes, st.st_size) or n_bytes  # 0: empty, or of unknown size
         head = os.read(fd, want)
         while 0 < len(head) < want:
             more = os.read(fd, want - len(head))
             if not more:
                 break
             head += more
-        return head
+        return head, st.st_size
     finally:
         os.close(fd)
-
-
-def open_file(path: str | os.PathLike[str], **kwargs) -> FileSource:
-    """Open a recording of any known format as a :class:`FileSource`."""
-    return sniff_format(path).open(path, **kwargs)

@@ -10,6 +10,7 @@ in the middle of an iteration.
 from __future__ import annotations
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +29,20 @@ DEFAULT_CHUNK_EVENTS = 1 << 16
 
 OutOfRange = Literal["raise", "drop"]
 _WHOLE_FILE_CHUNK = 1 << 40
+
+
+class _Handover(threading.local):
+    """The bytes :func:`~spikestream.streams.formats.open_file` read to sniff a
+    file, handed to the reader it then constructs (set only during that call),
+    so a small file is opened once, not twice: each system call counts when a
+    dataset of thousands of small files is read."""
+
+    path: str | None = None
+    head: bytes = b""
+    size: int = 0
+
+
+HANDOVER = _Handover()
 
 
 @dataclass(frozen=True)
@@ -174,12 +189,23 @@ class FileSource(Source):
             raise ValueError(f"out_of_range must be 'raise' or 'drop', got {out_of_range!r}")
         self.chunk_events = chunk_events
         self.out_of_range = out_of_range
+        handed = HANDOVER
+        if handed.path is not None and handed.path == self.name:
+            self._sniffed: tuple[bytes, int] | None = (handed.head, handed.size)
+            return  # open_file has just read it: a regular file
+        self._sniffed = None
         try:
             is_file = S_ISREG(os.stat(path).st_mode)
         except (OSError, ValueError):
             is_file = False
         if not is_file:
             raise FormatError(self.path, "no such file")
+
+    def _sniffed_head(self) -> tuple[bytes, int] | None:
+        """``(head, file_size)`` when :func:`~spikestream.streams.formats.open_file`
+        read the first bytes of this file to open it (``head`` is the whole file
+        when ``len(head) == file_size``), else None: read it yourself."""
+        return self._sniffed
 
     def read_all(self) -> np.ndarray:
         """All events of the file as one array."""

@@ -63,19 +63,29 @@ def read_header(path: os.PathLike[str]) -> tuple[dict[str, str], int]:
         FormatError: no header, a header cut short, or a header over
             :data:`MAX_HEADER_BYTES`.
     """
-    fields, end, _ = read_header_bytes(path)
+    fields, end, _, _ = read_header_bytes(path)
     return fields, end
 
 
-def read_header_bytes(path: os.PathLike[str]) -> tuple[dict[str, str], int, bytes]:
+def read_header_bytes(
+    path: os.PathLike[str], sniffed: tuple[bytes, int] | None = None
+) -> tuple[dict[str, str], int, bytes, bool]:
     """:func:`read_header`, and the bytes read: at least the first 64 KiB (the
     whole file when it is smaller), so a reader of a small file need not open it
-    again. Plain ``os`` calls: each system call counts when a dataset of small
-    files is read.
+    again. ``sniffed``: ``(head, file_size)`` the caller already has (see
+    ``FileSource._sniffed_head``), used instead of reading when the header ends
+    inside it. Plain ``os`` calls: each system call counts when a dataset of
+    small files is read.
 
     Returns:
-        ``(fields, data_offset, head)``.
+        ``(fields, data_offset, head, whole)``; ``whole``: ``head`` is the file.
     """
+    if sniffed is not None:
+        buf, file_size = sniffed
+        whole = len(buf) == file_size
+        fields, end, complete = parse_header(buf)
+        if complete or whole:
+            return (*_checked(path, buf, fields, end, complete), buf, whole)
     size = 1 << 16
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
@@ -90,11 +100,17 @@ def read_header_bytes(path: os.PathLike[str]) -> tuple[dict[str, str], int, byte
             buf += read_up_to(fd, size - len(buf))
     finally:
         os.close(fd)
+    return (*_checked(path, buf, fields, end, complete), buf, len(buf) < size)
+
+
+def _checked(
+    path: os.PathLike[str], buf: bytes, fields: dict[str, str], end: int, complete: bool
+) -> tuple[dict[str, str], int]:
     if end == 0:
         raise FormatError(path, "no '% ' header line at the start of the file")
     if not complete and end < len(buf):
         raise FormatError(path, f"header line at byte {end} is cut short (truncated file?)")
-    return fields, end, buf
+    return fields, end
 
 
 def read_up_to(fd: int, n: int) -> bytes:
@@ -106,6 +122,12 @@ def read_up_to(fd: int, n: int) -> bytes:
             break
         data += more
     return data
+
+
+def starts_with_header_line(head: bytes) -> bool:
+    """Whether ``head`` starts with one whole ``% key value`` line (what
+    :func:`sniff_header` needs, without parsing the rest)."""
+    return head.startswith(b"% ") and _LINE.match(head) is not None
 
 
 def sniff_header(head: bytes) -> dict[str, str] | None:

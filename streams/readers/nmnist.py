@@ -121,12 +121,17 @@ class NmnistSource(FileSource):
     ) -> None:
         super().__init__(path, **kwargs)
         self.sensor_size = check_sensor_size(sensor_size)
-        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            size = os.fstat(fd).st_size
-            self._whole = read_up_to(fd, size) if size <= _SMALL_FILE else None
-        finally:
-            os.close(fd)
+        sniffed = self._sniffed_head()
+        if sniffed is not None and len(sniffed[0]) == sniffed[1]:  # open_file read it all
+            self._whole: bytes | None = sniffed[0]
+            size = sniffed[1]
+        else:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                size = os.fstat(fd).st_size
+                self._whole = read_up_to(fd, size) if size <= _SMALL_FILE else None
+            finally:
+                os.close(fd)
         if size % RECORD_BYTES:
             raise FormatError(
                 self.path,

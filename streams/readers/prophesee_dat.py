@@ -42,6 +42,7 @@ from ._prophesee_header import (
     read_header_bytes,
     read_up_to,
     sniff_header,
+    starts_with_header_line,
 )
 
 DEFAULT_SENSOR_SIZE = (304, 240, 2)
@@ -53,8 +54,6 @@ EVENT_TYPES = {0x00: "2D", 0x0C: "CD"}
 _RECORD = np.dtype([("t", "<u4"), ("data", "<u4")])
 # (x mask, y shift, y mask, p shift, p mask) per DAT version
 _LAYOUTS = {1: (0x1FF, 9, 0xFF, 17, 0xF), 2: (0x3FFF, 14, 0x3FFF, 28, 0xF)}
-_SMALL_FILE = 1 << 16
-"""A file the header read took whole (fewer bytes than this) is not read again."""
 # decoder state slots (int64, carried across chunks; the maxima are per call)
 _LAST_RAW, _WRAP, _LAST_T, _N_CLAMPED, _MAX_X, _MAX_Y, _MAX_P = range(7)
 
@@ -130,12 +129,12 @@ class PropheseeDatSource(FileSource):
         **kwargs,
     ) -> None:
         super().__init__(path, **kwargs)
-        self.header, end, head = read_header_bytes(self.path)
+        self.header, end, head, whole = read_header_bytes(self.path, self._sniffed_head())
         version = self.header.get("Version", "2").strip()
         if version not in ("1", "2"):
             raise FormatError(self.path, f"unsupported DAT version {version!r} (reads 1 and 2)")
         self.version = int(version)
-        self._whole = head if len(head) < _SMALL_FILE else None
+        self._whole = head if whole else None
         type_size = head[end : end + 2]
         if len(type_size) < 2 and self._whole is None:
             with open(self.path, "rb") as f:
@@ -209,7 +208,7 @@ class PropheseeDatSource(FileSource):
 
 def _sniff(head: bytes, suffix: str) -> bool:
     if head.startswith(b"% Data file containing"):  # a valid first line is enough
-        return sniff_header(head[: head.find(b"\n") + 1]) is not None
+        return starts_with_header_line(head)
     fields = sniff_header(head)
     if fields is None:
         return False

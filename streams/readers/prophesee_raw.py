@@ -47,7 +47,7 @@ from ._prophesee_header import (
     geometry_from_header,
     header_t0,
     raw_encoding,
-    read_header,
+    read_header_bytes,
     sniff_header,
     system_info,
 )
@@ -237,7 +237,7 @@ class PropheseeRawSource(FileSource):
         if block_words < 1:
             raise ValueError(f"block_words must be >= 1, got {block_words}")
         self.block_words = block_words
-        self.header, self._data_offset = read_header(self.path)
+        self.header, self._data_offset, _, _ = read_header_bytes(self.path, self._sniffed_head())
         inferred = system_info(self.header)
         encoding = raw_encoding(self.header) or (inferred[2] if inferred else "") or None
         if encoding is None:
@@ -306,6 +306,8 @@ class PropheseeRawSource(FileSource):
 
 
 def _sniff(head: bytes, suffix: str) -> bool:
+    if head.startswith(b"% Data file containing"):
+        return False  # a DAT header: no need to parse it
     fields = sniff_header(head)
     if fields is None:
         return False
