@@ -5,13 +5,16 @@ The kernels see no Python objects: each layer is one row of an int64 table
 (:data:`I` names the columns) and one row of a float32 table (:data:`F`); weights
 are one flat float32 array; state, activations and scratch are regions of one flat
 float32 array ``mem`` (the neuron state first, so a snapshot is a few views);
-index lists are regions of one int32 array, per-neuron flags of one uint8 array.
-Everything is allocated once here: a step allocates nothing.
+index lists and the per-layer lookup tables (which output runs an input position
+reaches, which windows hold it) are regions of one int32 array, per-neuron flags
+(a spiking layer's spikes themselves) of one uint8 array. Everything is allocated
+once here, page-aligned: the compiled step allocates nothing.
 
 Layouts (``internal``): a ``(C, H, W)`` activation is stored channels-last,
 ``(H, W, C)``, so that the ``C_out`` targets of one input position in a conv are
 contiguous; a weight is stored per *source* (what one active input adds where):
-conv ``(in, kh, kw, out)``, linear ``(in, out)`` with its input order permuted to
+conv ``(in, kh, kw, out)`` with ``kw`` flipped (so that with stride 1 a kernel row
+is one contiguous run), linear ``(in, out)`` with its input order permuted to
 the internal order of the flattened layer before it. :attr:`LayerPlan.perm` maps
 an internal flat index to the torch (C-order) flat index, for records and
 snapshots.
@@ -25,6 +28,8 @@ import numpy as np
 
 from ..layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec
 from ..model_file import Model
+from ..neurons import NeuronParams
+from ..spec import InputSpec
 from . import numba_kernels as K
 from .numba_kernels import AVGPOOL, CONV, FLATTEN, LINEAR, MAXPOOL
 
@@ -97,8 +102,9 @@ class Plan:
         weights: flat float32 weights (source-major layouts).
         mem: flat float32 state (``[0, state_size)``), activations and scratch.
         state_size: floats of ``mem`` that are neuron state.
-        lists: flat int32 index lists.
-        flags: flat uint8 per-neuron flags (zero padding to 8 bytes per region).
+        lists: flat int32 lookup tables and index lists.
+        flags: flat uint8 per-neuron flags and pool marks (flag regions are padded
+            with zeros to 8 bytes per stream).
         flags64: ``flags`` viewed as uint64 (to skip 8 silent neurons at once).
         counts: ``(L + 1, B)`` int64 list lengths (row 0: the input stage).
         input_perm: internal -> torch flat index of the input.
@@ -184,6 +190,35 @@ def _pool_tables(r: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     return touch.reshape(-1), slots, gather.reshape(-1)
 
 
+def _input_table(inp: InputSpec, out_off: int, list_off: int) -> np.ndarray:
+    """The input stage's row (see :data:`IN`)."""
+    c, h, w = inp.shape
+    x0, y0, rw, rh = inp.region
+    fx, fy = inp.downsample
+    return np.array([inp.sensor_size[0], inp.sensor_size[1], x0, y0, rw, rh, fx, fy,
+                     int(inp.polarity == "split"), int(inp.mode == "binary"), c, h, w,
+                     c * h * w, out_off, list_off, K.shift_of(fx), K.shift_of(fy)], np.int64)
+
+
+def _neuron_row(p: NeuronParams, state: dict[str, int], r: np.ndarray,
+                f: np.ndarray) -> None:
+    """Fill the neuron fields of a layer's int row ``r`` and float row ``f``
+    (constants rounded to float32, as the torch backend applies them)."""
+    r[I["relu"]], r[I["syn"]] = int(p.input_relu), int(p.syn_decay is not None)
+    r[I["psp"]], r[I["fire_once"]] = int(p.psp_tau is not None), int(p.fire_once)
+    r[I["spiking"]], r[I["order_last"]] = int(p.spiking), int(p.order == "decay_last")
+    r[I["reset"]] = {"zero": K.RESET_ZERO, "subtract": K.RESET_SUBTRACT,
+                     "none": K.RESET_NONE}[p.reset]
+    r[I["fire_ge"]] = int(p.fire_ge)
+    for key in ("u", "i", "a", "fired"):
+        r[I[f"{key}_off"]] = state.get(key, -1)
+    f[F["decay"]] = f32(p.decay)
+    f[F["thr"]] = f32(p.threshold)
+    f[F["syn_decay"]] = 0.0 if p.syn_decay is None else f32(p.syn_decay)
+    f[F["psp"]] = 0.0 if p.psp_tau is None else f32(1.0 / p.psp_tau)
+    r[I["list_mode"]] = K.LIST_FLAGS
+
+
 def _conv_weight(w: np.ndarray) -> np.ndarray:
     """``(out, in, kh, kw)`` -> source-major ``(in, kh, kw, out)`` with ``kw`` flipped
     (see :func:`_conv_table`)."""
@@ -201,6 +236,7 @@ def build_plan(model: Model, batch: int) -> Plan:
         off = lists.take(t.size)
         tables.append((off, t))
         return off
+
     wparts: list[np.ndarray] = []
     wsize = 0
 
@@ -243,13 +279,7 @@ def build_plan(model: Model, batch: int) -> Plan:
     input_off = mem.take(B * n_in)
     input_list = lists.take(B * n_in)
     input_perm = _hwc_perm(c, h, w)
-    inp = spec.input
-    x0, y0, rw, rh = inp.region
-    intab = np.array([inp.sensor_size[0], inp.sensor_size[1], x0, y0, rw, rh,
-                      inp.downsample[0], inp.downsample[1], int(inp.polarity == "split"),
-                      int(inp.mode == "binary"), c, h, w, n_in, input_off, input_list,
-                      K.shift_of(inp.downsample[0]), K.shift_of(inp.downsample[1])],
-                     np.int64)
+    intab = _input_table(spec.input, input_off, input_list)
 
     in_shape: tuple[int, ...] = (c, h, w)
     in_perm = input_perm
@@ -304,19 +334,7 @@ def build_plan(model: Model, batch: int) -> Plan:
             touched = r[I["kind"]] in (AVGPOOL, MAXPOOL)
             r[I["list_mode"]] = K.LIST_TOUCHED if touched else K.LIST_FLAGS
         else:
-            r[I["relu"]], r[I["syn"]] = int(p.input_relu), int(p.syn_decay is not None)
-            r[I["psp"]], r[I["fire_once"]] = int(p.psp_tau is not None), int(p.fire_once)
-            r[I["spiking"]], r[I["order_last"]] = int(p.spiking), int(p.order == "decay_last")
-            r[I["reset"]] = {"zero": K.RESET_ZERO, "subtract": K.RESET_SUBTRACT,
-                             "none": K.RESET_NONE}[p.reset]
-            r[I["fire_ge"]] = int(p.fire_ge)
-            for key in ("u", "i", "a", "fired"):
-                r[I[f"{key}_off"]] = lp.state.get(key, -1)
-            frows[k, F["decay"]] = f32(p.decay)
-            frows[k, F["thr"]] = f32(p.threshold)
-            frows[k, F["syn_decay"]] = 0.0 if p.syn_decay is None else f32(p.syn_decay)
-            frows[k, F["psp"]] = 0.0 if p.psp_tau is None else f32(1.0 / p.psp_tau)
-            r[I["list_mode"]] = K.LIST_FLAGS
+            _neuron_row(p, lp.state, r, frows[k])
             if not p.spiking:
                 lp.out_off = lp.state["u"]
             elif p.psp_tau is not None:
