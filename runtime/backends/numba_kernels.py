@@ -8,10 +8,12 @@ only this file, never keeps kernels compiled for another layout).
 Per layer and stream:
 
 - conv / linear: every non-zero input ``j`` (from the previous layer's list) adds
-  ``v * W[j]`` into the targets it reaches (conv: ``C_out`` contiguous floats for
-  each of the ``kh*kw`` output positions it touches), so cost follows activity;
-- avg / max pooling: the windows touched by a non-zero input are listed once, then
-  each is reduced from the dense input in row-major order (torch's order);
+  ``v * W[j]`` into the targets it reaches (conv: contiguous runs of the
+  channels-last sums, one per kernel row with stride 1), so cost follows activity;
+  a spike (``v = 1``) is not even read;
+- avg / max pooling: the windows touched by a non-zero input are listed once;
+  spikes are counted into them (integers: exact in any order), other values are
+  reduced from the dense input in row-major order (torch's order);
 - neuron: a dense pass over the layer's neurons (leaky ones decay every step), with
   the float32 operations, in the order, of :func:`~spikestream.runtime.neurons.neuron_step`
   (no fastmath, no contraction into FMA), then the list of non-zero outputs is
