@@ -50,9 +50,12 @@ def test_train_then_eval_a_tiny_model(tiny_nmnist: Path, tmp_path: Path,
     assert val["n"] == 9
     assert abs(val["accuracy"] - prov["validation_accuracy"]) <= 1 / 9 + 1e-9
 
-    assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--limit", "6"]) == 0
+    png = tmp_path / "confusion.png"
+    assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--limit", "6",
+                 "--png", str(png)]) == 0
     text = capsys.readouterr().out
     assert "accuracy" in text and "of 6" in text and len(text.splitlines()) == 12
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_resume_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
