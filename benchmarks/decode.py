@@ -6,9 +6,16 @@ For each format it decodes the same real files from ../shared/data with every
 implementation that reads that format correctly, interleaved in rounds (see
 benchmarks/_timing.py), and prints events/s and the ratio of ours to the
 fastest peer (>= 1 means ours is at least as fast). ``--json`` prints one JSON
-object ``{format: {impl: {"events_per_s": ..., "seconds": ...}, "ratio_vs_best_peer": ...}}``.
+object ``{format: {impl: {"events_per_s": ..., "seconds": ..., "ms_per_file": ...},
+"ratio_vs_best_peer": ...}}``.
 aestream is left out for ``.raw`` (0.6.4 decodes EVT3 timestamps wrongly) and
 CSV (broken in 0.6.4).
+
+Two cases measure different things: ``dat`` (one 2,009-event N-CARS file) and
+``nmnist`` (50 small files) are dominated by the fixed cost of opening a file,
+shown per file; ``dat_large`` is the same N-CARS recording repeated 500 times
+into one ~1 M-event file (written to a temporary folder, each copy shifted after
+the last), which measures decoding throughput.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved, median_of_medians  # noqa: E402
-
 from spikestream.streams.formats import open_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,20 +80,41 @@ def peers(fmt: str, paths: list[Path], sensor: tuple[int, int]) -> dict:
     if fmt == "nmnist":
         import tonic.io
 
-        out["tonic"] = lambda: sum(len(tonic.io.read_mnist_file(str(p), dtype=tonic.io.events_struct)) for p in paths)
+        out["tonic"] = lambda: sum(
+            len(tonic.io.read_mnist_file(str(p), dtype=tonic.io.events_struct)) for p in paths
+        )
     return out
 
 
-def cases(data: Path) -> dict[str, tuple[list[Path], tuple[int, int]]]:
+def cases(data: Path, tmp: Path | None = None) -> dict[str, tuple[list[Path], tuple[int, int]]]:
     rec = data / "recordings"
     busy = sorted((rec / "dvs128-aedat4").glob("dvSave-2024_06_20_*.aedat4"))
-    return {
+    out = {
         "aedat4": (busy, (128, 128)),
         "evt2": ([rec / "formats" / "gen3-evt2.raw"], (640, 480)),
         "evt3": ([rec / "formats" / "gen41-evt3.raw"], (1280, 720)),
         "dat": ([rec / "formats" / "ncars-atis.dat"], (128, 128)),
         "nmnist": (sorted((data / "nmnist-1k" / "0").glob("*.bin"))[:50], (34, 34)),
     }
+    ncars = rec / "formats" / "ncars-atis.dat"
+    if tmp is not None and ncars.exists():
+        out["dat_large"] = ([tiled_dat(ncars, 500, tmp / "ncars-x500.dat")], (128, 128))
+    return out
+
+
+def tiled_dat(src: Path, copies: int, dst: Path) -> Path:
+    """``src`` (a DAT file) with its events repeated ``copies`` times, each copy
+    shifted in time to start after the previous one ends."""
+    data = src.read_bytes()
+    end = 0
+    while data.startswith(b"%", end):  # header lines, then event type and size bytes
+        end = data.index(b"\n", end) + 1
+    body = np.frombuffer(data, [("t", "<u4"), ("d", "<u4")], offset=end + 2)
+    tiles = np.tile(body, copies)
+    span = int(body["t"][-1]) + 1
+    tiles["t"] += np.repeat(np.arange(copies, dtype=np.uint32) * np.uint32(span), len(body))
+    dst.write_bytes(data[: end + 2] + tiles.tobytes())
+    return dst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,13 +124,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = run(cases(args.data, Path(tmp)), args)
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
+def run(all_cases: dict[str, tuple[list[Path], tuple[int, int]]], args) -> dict[str, dict]:
     report: dict[str, dict] = {}
-    for fmt, (paths, sensor) in cases(args.data).items():
+    for fmt, (paths, sensor) in all_cases.items():
         if not paths or not all(p.exists() for p in paths):
             continue
         n_events = ours(paths)()
         impls = {"spikestream": ours(paths)}
-        for name, fn in peers(fmt, paths, sensor).items():
+        for name, fn in peers(fmt.removesuffix("_large"), paths, sensor).items():
             try:
                 fn()
             except Exception as e:  # a peer that cannot read this file is left out, said so
@@ -111,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         row = {}
         for name, per_round in times.items():
             s = median_of_medians(per_round)
-            row[name] = {"events_per_s": n_events / s, "seconds": s}
+            row[name] = {"events_per_s": n_events / s, "seconds": s,
+                         "ms_per_file": s * 1e3 / len(paths)}  # fmt: skip
         peer_rates = [v["events_per_s"] for k, v in row.items() if k != "spikestream"]
         row["events"] = n_events
         row["ratio_vs_best_peer"] = (
@@ -123,11 +162,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in times:
                 print(f"  {name:<13} {row[name]['events_per_s'] / 1e6:8.1f} M ev/s "
                       f"({row[name]['seconds'] * 1e3:7.2f} ms)")
+            if n_events < 50_000 * len(paths):  # small files: what one costs
+                per_file = ", ".join(f"{k} {row[k]['ms_per_file'] * 1e3:.0f}" for k in times)
+                print(f"  us per file: {per_file}")
             if row["ratio_vs_best_peer"] is not None:
                 print(f"  ours / fastest peer = {row['ratio_vs_best_peer']:.2f}")
-    if args.json:
-        print(json.dumps(report))
-    return 0
+    return report
 
 
 if __name__ == "__main__":

@@ -100,6 +100,9 @@ class Source(ABC):
         if self._closed:
             raise ValueError(f"{self.name}: source is closed")
         it = self._checked(self._chunks())
+        # keep only iterations still running: reading a source again and again
+        # must not pile up finished generators
+        self._open_iters = [g for g in self._open_iters if g.gi_frame is not None]
         self._open_iters.append(it)
         return it
 

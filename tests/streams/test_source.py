@@ -97,3 +97,15 @@ def test_vetted_compares_with_every_bound(path: Path) -> None:
     assert type(src._vetted(ev, 9, 9, 1)) is InSensor
     for maxima in ((10, 0, 0), (0, 10, 0), (0, 0, 2)):
         assert src._vetted(ev, *maxima) is ev
+
+
+def test_reading_again_and_again_keeps_no_finished_iterations(path: Path) -> None:
+    src = Toy(path, _events(), chunk_events=7)
+    for _ in range(20):
+        src.read_all()
+    running = iter(src)
+    next(running)
+    assert src._open_iters == [running]
+    src.close()
+    with pytest.raises(StopIteration):
+        next(running)
