@@ -36,6 +36,9 @@ N_STATE = 11
 
 EVENT_BYTES = 16
 """Bytes of one flatbuffer ``Event`` struct (t, x, y, on, 3 bytes padding)."""
+XY_RECORD = np.dtype([("t", "<i8"), ("xy", "<u4"), ("p", "i1")])
+"""``EVENT_DTYPE``'s layout with x and y as one little-endian uint32 (x in the low
+half): the kernel writes an event with three stores, not four."""
 _DV_LAYOUT = np.frombuffer(
     bytes.fromhex("100000004556545300000600080004000600000004000000"), np.uint8
 )
@@ -237,31 +240,29 @@ def event_vector(fb, b0, n):  # pragma: no cover - numba
 
 @njit(cache=True)
 def _copy_events(src, at, k, out, n, last_t, st):  # pragma: no cover - numba
-    """Copy ``k`` events (16-byte structs at ``src[at:]``) to ``out[n:n + k]``,
-    keeping the largest x, y, p in ``st``. Returns ``k``, or the index of the
-    first whose time goes back."""
+    """Copy ``k`` events (16-byte structs at ``src[at:]``) to ``out[n:n + k]``
+    (:data:`XY_RECORD`), keeping the largest x, y, p in ``st``. Returns ``k``, or
+    the index of the first whose time goes back."""
     mx, my, mp = st[MAX_X], st[MAX_Y], st[MAX_P]
     j = 0
     if at % 8 == 0 and src.shape[0] % 8 == 0:  # typed loads: ~2 ns per event
         t64 = src.view(np.int64)
-        u16 = src.view(np.uint16)
+        u32 = src.view(np.uint32)
         a8 = at // 8
-        a2 = at // 2
+        a4 = at // 4
         while j < k:
             t = t64[a8 + 2 * j]
             if t < last_t:
                 break
             last_t = t
-            x = u16[a2 + 8 * j + 4]
-            y = u16[a2 + 8 * j + 5]
+            xy = u32[a4 + 4 * j + 2]
             p = src[at + 16 * j + 12]
-            mx = max(mx, np.int64(x))
-            my = max(my, np.int64(y))
+            mx = max(mx, np.int64(xy & 0xFFFF))
+            my = max(my, np.int64(xy >> 16))
             mp = max(mp, np.int64(p))
             e = out[n + j]
             e.t = t
-            e.x = x
-            e.y = y
+            e.xy = xy
             e.p = p
             j += 1
     else:
@@ -271,16 +272,14 @@ def _copy_events(src, at, k, out, n, last_t, st):  # pragma: no cover - numba
             if t < last_t:
                 break
             last_t = t
-            x = src[o + 8] | (np.int64(src[o + 9]) << 8)
-            y = src[o + 10] | (np.int64(src[o + 11]) << 8)
+            xy = _u32(src, o + 8)
             p = np.int64(src[o + 12])
-            mx = max(mx, x)
-            my = max(my, y)
+            mx = max(mx, xy & 0xFFFF)
+            my = max(my, xy >> 16)
             mp = max(mp, p)
             e = out[n + j]
             e.t = t
-            e.x = x
-            e.y = y
+            e.xy = xy
             e.p = p
             j += 1
     st[MAX_X], st[MAX_Y], st[MAX_P] = mx, my, mp
@@ -290,7 +289,7 @@ def _copy_events(src, at, k, out, n, last_t, st):  # pragma: no cover - numba
 @njit(cache=True, nogil=True)
 def decode_packets(buf, pos, hi, base, end, stream_id, declared, compression, scratch, st, out, n):  # noqa: E501  # pragma: no cover - numba
     """Decode packets from ``buf[pos:hi]`` (file bytes; ``buf[0]`` is byte ``base``)
-    into ``out`` (an :data:`EVENT_DTYPE` array, ``n`` filled).
+    into ``out`` (an :data:`EVENT_DTYPE` array viewed as :data:`XY_RECORD`, ``n`` filled).
 
     Args:
         end: file offset where packets end.

@@ -67,6 +67,7 @@ from ._aedat4_kernel import (
     PEND_POS,
     SKIPPED,
     SLOW,
+    XY_RECORD,
     compression_code,
     decode_packets,
 )
@@ -173,7 +174,8 @@ class Aedat4Source(FileSource):
             hi = _fill(f, buf, 0)
             while True:
                 status, pos, n = decode_packets(
-                    buf, pos, hi, base, end, self.stream_id, declared, code, scratch, st, out, n
+                    buf, pos, hi, base, end, self.stream_id, declared, code, scratch, st,
+                    out.view(XY_RECORD), n,
                 )  # fmt: skip
                 if status == FULL:
                     if n < chunk:  # a guessed size (read_all): grow in place

@@ -206,6 +206,25 @@ def decode_evt3(words, i, out, target, st):  # pragma: no cover - numba
     return n, i
 
 
+@njit(cache=True)
+def count_evt3(words, i):  # pragma: no cover - numba
+    """Events that EVT 3.0 ``words[i:]`` hold: single events, and the set bits of
+    vector words (12 or 8 valid bits). Output buffers are sized with it: a
+    whole-file read would otherwise ask for room for 12 events per word."""
+    n = 0
+    for k in range(i, words.shape[0]):
+        w = np.int64(words[k])
+        kind = w >> 12
+        if kind == 0x2:
+            n += 1
+        elif kind == 0x4 or kind == 0x5:
+            bits = w & (0xFFF if kind == 0x4 else 0xFF)
+            while bits:
+                bits &= bits - 1
+                n += 1
+    return n
+
+
 _ENCODINGS = {"evt2": (decode_evt2, np.dtype("<u4"), 1), "evt3": (decode_evt3, np.dtype("<u2"), 12)}
 
 
@@ -273,10 +292,13 @@ class PropheseeRawSource(FileSource):
                 n_words = avail // ws
                 words = buf[: n_words * ws].view(word)
                 i = 0
+                left = count_evt3(words, 0) if max_per_word > 1 else -1
                 while i < n_words:
-                    target = min(chunk, (n_words - i) * max_per_word)
-                    ev = np.empty(target + max_per_word - 1, EVENT_DTYPE)
+                    bound = n_words - i if left < 0 else left  # events the block still holds
+                    target = max(1, min(chunk, bound))  # 1: the words after the last event
+                    ev = np.empty(target + (max_per_word - 1 if target < bound else 0), EVENT_DTYPE)
                     n, i = kernel(words, i, ev, target, st)
+                    left -= n if left >= 0 else 0
                     self._count(st, seen)
                     if self.t0_us:
                         ev["t"][:n] += self.t0_us
