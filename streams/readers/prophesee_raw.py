@@ -296,7 +296,7 @@ class PropheseeRawSource(FileSource):
                 while i < n_words:
                     bound = n_words - i if left < 0 else left  # events the block still holds
                     target = max(1, min(chunk, bound))  # 1: the words after the last event
-                    ev = np.empty(target + (max_per_word - 1 if target < bound else 0), EVENT_DTYPE)
+                    ev = np.empty(target + max_per_word - 1, EVENT_DTYPE)
                     n, i = kernel(words, i, ev, target, st)
                     left -= n if left >= 0 else 0
                     self._count(st, seen)
