@@ -31,8 +31,13 @@ Loss (``"count"``, the code's ``loss_count``): per output neuron ``delta =
 neuron and the undesired count for the others; ``delta`` is zeroed where the
 neuron is on the right side of its target (the label fires at least the desired
 count, the others at most the undesired); ``L = T/2 * sum delta^2`` (its gradient
-``dL/da[t] = delta`` is the code's). Optimizer AdamW (lr 5e-4 in the public
-code), gradient norm clipped to 1, weights clamped to ``[-4, 4]`` after each step.
+``dL/da[t] = delta`` is the code's). Or ``"kernel"`` (the code's ``loss_kernel``):
+``L = 1/2 sum_t (a[t] - target[t])^2`` where the label neuron's target is the PSP of a
+desired spike train (a spike every second step from step 1 when ``T >= 10``, else
+four of every five steps, as ``main.py``'s ``desired_spikes``) and the others' is 0.
+
+Optimizer AdamW (lr 5e-4 in the public code), gradient norm clipped to 1, weights
+clamped to ``[-4, 4]`` after each step.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ import torch
 from ..runtime.layers import Pool2dSpec
 from ..runtime.neurons import NeuronParams, heaviside, neuron_init, neuron_step
 from .rules import Rule
+
+LOSSES = ("count", "kernel")
 
 DU_CLAMP = 8.0
 """``dt/du`` is clamped to ``[-8, 0]`` (the code's ``torch.clamp(-1/delta_u, -8, 0)``)."""
@@ -169,6 +176,7 @@ class Tssl(Rule):
         desired: desired output count of the label's neuron, as a fraction of ``T``
             (the N-MNIST config: 15 of 30).
         undesired: the other neurons' count, as a fraction of ``T`` (3 of 30).
+        loss_name: ``"count"`` or ``"kernel"`` (see the module docstring).
         weight_clip: weights are clamped to ``[-weight_clip, weight_clip]``.
     """
 
@@ -178,6 +186,7 @@ class Tssl(Rule):
     pool_theta: float = 1.1
     desired: float = 0.5
     undesired: float = 0.1
+    loss_name: str = "count"
     weight_clip: float = 4.0
     lr: float = 5e-4
     init_gain: float = 4.0
@@ -186,6 +195,11 @@ class Tssl(Rule):
     paper: ClassVar[str] = ("Zhang & Li 2020, Temporal spike sequence learning via "
                             "backpropagation for deep spiking neural networks, NeurIPS 2020")
     grad_clip: ClassVar[float | None] = 1.0
+
+    def __post_init__(self) -> None:
+        if self.loss_name not in LOSSES:
+            raise ValueError(f"tssl: unknown loss {self.loss_name!r}; valid: "
+                             f"{', '.join(LOSSES)}")
 
     def hidden_neuron(self) -> NeuronParams:
         return NeuronParams(decay=1.0 - 1.0 / self.tau_m, threshold=self.threshold,
@@ -210,8 +224,25 @@ class Tssl(Rule):
 
     def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         n_steps = out.shape[0]
+        if self.loss_name == "kernel":
+            return kernel_loss(out, self.kernel_targets(labels, out.shape[-1], n_steps,
+                                                        out.dtype).to(out.device)) / len(labels)
         target = self.targets(labels, out.shape[-1], n_steps, out.dtype).to(out.device)
         return count_loss(out, target, labels) / len(labels)
+
+    def kernel_targets(self, labels: torch.Tensor, n_out: int, n_steps: int,
+                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``(T, B, n_out)`` target PSP traces of the kernel loss (0 but the label's)."""
+        t = torch.arange(n_steps)
+        spikes = (t % 2 == 1) if n_steps >= 10 else (t % 5 != 0)
+        psp = torch.zeros(n_steps, dtype=torch.float64)
+        a = 0.0
+        for k in range(n_steps):
+            a = a + (float(spikes[k]) - a) / self.tau_s
+            psp[k] = a
+        out = torch.zeros(n_steps, len(labels), n_out, dtype=dtype)
+        out[:, torch.arange(len(labels)), labels] = psp.to(dtype)[:, None]
+        return out
 
     def optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=self.lr, betas=(0.9, 0.999))
@@ -237,6 +268,13 @@ def count_loss(out: torch.Tensor, target: torch.Tensor, labels: torch.Tensor) ->
     is_label[torch.arange(len(labels)), labels] = True
     delta = torch.where(is_label, delta.clamp(max=0.0), delta.clamp(min=0.0))
     return 0.5 * n_steps * (delta * delta).sum()
+
+
+def kernel_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """TSSL-BP's kernel loss ``1/2 sum (a - target)^2`` over ``(T, B, n_out)``, summed
+    over the batch."""
+    d = out - target
+    return 0.5 * (d * d).sum()
 
 
 RULE = Tssl

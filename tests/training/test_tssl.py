@@ -187,3 +187,27 @@ def test_weights_are_clamped_after_a_step() -> None:
     p = torch.nn.Parameter(torch.tensor([-2.0, 0.1, 3.0]))
     r.after_step([p])
     assert p.tolist() == [-0.5, pytest.approx(0.1), 0.5]
+
+
+def test_kernel_loss_targets_the_psp_of_the_desired_train() -> None:
+    r = get_rule("tssl", loss_name="kernel")
+    # T >= 10: a spike at every odd step; a = a + (s - a) / 4
+    want, a = [], 0.0
+    for t in range(10):
+        a += ((t % 2) - a) / 4
+        want.append(a)
+    tg = r.kernel_targets(torch.tensor([2]), 4, 10, torch.float64)
+    assert tg[:, 0, 2].tolist() == pytest.approx(want)
+    assert want[:4] == pytest.approx([0.0, 0.25, 0.1875, 0.390625])
+    assert not tg[:, 0, [0, 1, 3]].any()
+    # T < 10: four spikes of every five steps (0, 1, 1, 1, 1)
+    assert r.kernel_targets(torch.tensor([0]), 1, 5)[:, 0, 0].tolist() == pytest.approx(
+        [0.0, 0.25, 0.4375, 0.578125, 0.68359375])
+    out = (torch.rand(10, 2, 4, dtype=torch.float64) * 0.5).requires_grad_()
+    labels = torch.tensor([2, 0])
+    target = r.kernel_targets(labels, 4, 10, torch.float64)
+    assert r.loss(out, labels).item() == pytest.approx(
+        (0.5 * ((out - target) ** 2).sum() / 2).item())
+    assert torch.autograd.gradcheck(lambda v: r.loss(v, labels), (out,))
+    with pytest.raises(ValueError, match="unknown loss 'mse'; valid: count, kernel"):
+        get_rule("tssl", loss_name="mse")
