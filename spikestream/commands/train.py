@@ -162,6 +162,8 @@ def _command(args: argparse.Namespace) -> str:
              f"--downsample {args.downsample}", f"--jitter {args.jitter}",
              f"--batch-size {args.batch_size}", f"--val-fraction {args.val_fraction:g}",
              f"--patience {args.patience}"]
+    if args.name:
+        parts.append(f"--name {args.name}")
     if args.binary:
         parts.append("--binary")
     if args.limit is not None:
