@@ -3,15 +3,13 @@ sources, line-numbered errors, chunking, fuzzing."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from _fuzz import edits, fuzz_reader
 from spikestream.streams import FormatError, open_source
-from spikestream.streams.events import EVENT_DTYPE, make_events, out_of_sensor
+from spikestream.streams.events import make_events
 from spikestream.streams.readers.csvfile import FORMAT, open_csv
 from spikestream.streams.writers import save_events
 
@@ -142,41 +140,11 @@ def test_fuzzed_files_give_valid_events_or_format_error(events, tmp_path_factory
     d = tmp_path_factory.mktemp("fuzz")
     data = save_events(d / "base.csv", events[:300], (64, 48, 2)).read_bytes()
     path = d / "f.csv"
-    seen = Counter()
-    pos = st.one_of(st.integers(0, 40), st.integers(0, len(data)))
-    op = st.one_of(
-        st.tuples(st.just("flip"), pos, st.integers(0, 7)),
-        st.tuples(st.just("cut"), pos, st.none()),
-        st.tuples(st.just("insert"), pos, st.binary(min_size=1, max_size=6)),
-        st.tuples(st.just("insert"), pos, st.sampled_from([b",", b"\n", b"-", b"9", b"#", b"%"])),
-    )
+    files = edits(data, head=40, inserts=[b",", b"\n", b"-", b"9", b"#", b"%"])
 
-    def apply(ops) -> bytes:
-        b = bytearray(data)
-        for kind, i, arg in ops:
-            i = min(i, len(b))
-            if kind == "flip":
-                b[i : i + 1] = bytes([b[i] ^ (1 << arg)]) if i < len(b) else b""
-            elif kind == "cut":
-                del b[i:]
-            else:
-                b[i:i] = arg
-        return bytes(b)
+    def read(p: Path):
+        src = open_csv(p, chunk_events=64)
+        return src.read_all(), src.sensor_size
 
-    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(op, min_size=1, max_size=4).map(apply))
-    def run(blob: bytes) -> None:
-        seen["run"] += 1
-        path.write_bytes(blob)
-        try:
-            src = open_csv(path, chunk_events=64)
-            ev = src.read_all()
-            assert ev.dtype == EVENT_DTYPE and not out_of_sensor(ev, src.sensor_size).any()
-            assert np.all(np.diff(ev["t"]) >= 0)
-            seen["events"] += 1
-        except FormatError as e:
-            assert str(path) in str(e)
-            seen["format_error"] += 1
-
-    run()
+    seen = fuzz_reader(path, files, read, 50)
     assert seen["events"] + seen["format_error"] == seen["run"] == 50

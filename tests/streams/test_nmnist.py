@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from _fuzz import edits, fuzz_reader
 from spikestream.streams import FormatError, open_source
-from spikestream.streams.events import EVENT_DTYPE, out_of_sensor
+from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.readers.nmnist import FORMAT, open_nmnist, read_nmnist_folder
 
 
@@ -129,40 +128,10 @@ def test_fuzzed_files_give_valid_events_or_format_error(nmnist_dir, tmp_path_fac
     path0, _ = read_nmnist_folder(nmnist_dir)[0]
     data = path0.read_bytes()
     path = tmp_path_factory.mktemp("fuzz") / "f.bin"
-    seen = Counter()
-    pos = st.integers(0, len(data))
-    op = st.one_of(
-        st.tuples(st.just("flip"), pos, st.integers(0, 7)),
-        st.tuples(st.just("cut"), pos, st.none()),
-        st.tuples(st.just("insert"), pos, st.binary(min_size=1, max_size=6)),
-    )
 
-    def apply(ops) -> bytes:
-        b = bytearray(data)
-        for kind, i, arg in ops:
-            i = min(i, len(b))
-            if kind == "flip" and i < len(b):
-                b[i] ^= 1 << arg
-            elif kind == "cut":
-                del b[i:]
-            elif kind == "insert":
-                b[i:i] = arg
-        return bytes(b)
+    def read(p: Path):
+        src = open_nmnist(p)
+        return src.read_all(), src.sensor_size
 
-    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(op, min_size=1, max_size=4).map(apply))
-    def run(blob: bytes) -> None:
-        seen["run"] += 1
-        path.write_bytes(blob)
-        try:
-            src = open_nmnist(path)
-            ev = src.read_all()
-            assert ev.dtype == EVENT_DTYPE and not out_of_sensor(ev, src.sensor_size).any()
-            assert np.all(np.diff(ev["t"]) >= 0)
-            seen["events"] += 1
-        except FormatError as e:
-            assert str(path) in str(e)
-            seen["format_error"] += 1
-
-    run()
+    seen = fuzz_reader(path, edits(data), read, 50)
     assert seen["events"] + seen["format_error"] == seen["run"] == 50

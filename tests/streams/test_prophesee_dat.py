@@ -3,15 +3,13 @@ synthetic v1/v2/CD files, geometry, timestamp wrap, truncation, fuzzing."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from _fuzz import edits, fuzz_reader
 from spikestream.streams import FormatError, open_source
-from spikestream.streams.events import EVENT_DTYPE, out_of_sensor
+from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.readers.prophesee_dat import DEFAULT_SENSOR_SIZE, FORMAT, open_dat
 
 
@@ -122,52 +120,13 @@ def test_sniff(dat_file: Path, recordings: Path) -> None:
     assert not FORMAT.sniff(b"\x93NUMPY", ".dat")
 
 
-def _mutations(data: bytes):
-    n = len(data)
-    pos = st.one_of(st.integers(0, 120), st.integers(0, n))
-    op = st.one_of(
-        st.tuples(st.just("flip"), pos, st.integers(0, 7)),
-        st.tuples(st.just("cut"), pos, st.none()),
-        st.tuples(st.just("insert"), pos, st.binary(min_size=1, max_size=6)),
-        st.tuples(st.just("set"), pos, st.binary(min_size=1, max_size=6)),
-    )
-
-    def apply(ops) -> bytes:
-        b = bytearray(data)
-        for kind, i, arg in ops:
-            i = min(i, len(b))
-            if kind == "flip" and i < len(b):
-                b[i] ^= 1 << arg
-            elif kind == "cut":
-                del b[i:]
-            elif kind == "insert":
-                b[i:i] = arg
-            elif kind == "set":
-                b[i : i + len(arg)] = arg
-        return bytes(b)
-
-    return st.lists(op, min_size=1, max_size=4).map(apply)
-
-
 def test_fuzzed_files_give_valid_events_or_format_error(dat_file, tmp_path_factory) -> None:
     data = dat_file.read_bytes()
     path = tmp_path_factory.mktemp("fuzz") / "f.dat"
-    seen = Counter()
 
-    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(_mutations(data))
-    def run(blob: bytes) -> None:
-        seen["run"] += 1
-        path.write_bytes(blob)
-        try:
-            src = open_dat(path, chunk_events=500)
-            ev = src.read_all()
-            assert ev.dtype == EVENT_DTYPE and not out_of_sensor(ev, src.sensor_size).any()
-            assert np.all(np.diff(ev["t"]) >= 0)
-            seen["events"] += 1
-        except FormatError as e:
-            assert str(path) in str(e)
-            seen["format_error"] += 1
+    def read(p: Path):
+        src = open_dat(p, chunk_events=500)
+        return src.read_all(), src.sensor_size
 
-    run()
+    seen = fuzz_reader(path, edits(data, head=120, ops=("flip", "cut", "insert", "set")), read, 50)
     assert seen["events"] + seen["format_error"] == seen["run"] == 50
