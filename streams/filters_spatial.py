@@ -113,8 +113,25 @@ def _pair(v: int | tuple[int, int], what: str, name: str) -> tuple[int, int]:
     return int(a), int(b)
 
 
+class _CountingFilter:
+    """``init_state`` and the start of ``__call__`` for a filter whose state is a
+    :class:`FilterCount` (mixed into the frozen dataclasses below)."""
+
+    sensor_size: SensorSize
+
+    def init_state(self) -> FilterCount:
+        return FilterCount()
+
+    def _begin(self, events: np.ndarray, state: FilterCount | None, check: bool) -> FilterCount:
+        """The state to update (a fresh one for ``None``), after checking ``events``
+        against ``sensor_size`` when ``check``."""
+        if check:
+            check_input(events, self.sensor_size, type(self).__name__)
+        return self.init_state() if state is None else state
+
+
 @dataclass(frozen=True)
-class Downsample:
+class Downsample(_CountingFilter):
     """Spatial downsampling: several input pixels map onto one output pixel.
 
     Give exactly one of ``factor`` and ``target_size``:
@@ -155,16 +172,11 @@ class Downsample:
         fx, fy = _pair(self.factor, "factor", "Downsample")
         return (-(-w // fx), -(-h // fy), npol)
 
-    def init_state(self) -> FilterCount:
-        return FilterCount()
-
     def __call__(
         self, events: np.ndarray, state: FilterCount | None = None, *, check: bool = True
     ) -> tuple[np.ndarray, FilterCount]:
         """``events``: ``(N,)`` on ``sensor_size``; returns ``(N,)`` on ``out_sensor_size``."""
-        state = self.init_state() if state is None else state
-        if check:
-            check_input(events, self.sensor_size, "Downsample")
+        state = self._begin(events, state, check)
         out = copy_events(events)
         if self.target_size is not None:
             (tw, th), (w, h, _) = _pair(self.target_size, "", ""), self.sensor_size
@@ -177,7 +189,7 @@ class Downsample:
 
 
 @dataclass(frozen=True)
-class Crop:
+class Crop(_CountingFilter):
     """Keep the box ``x0 <= x < x0 + width``, ``y0 <= y < y0 + height`` and move it
     to the origin; output sensor ``(width, height, P)``.
 
@@ -205,16 +217,11 @@ class Crop:
     def out_sensor_size(self) -> SensorSize:
         return (self.width, self.height, self.sensor_size[2])
 
-    def init_state(self) -> FilterCount:
-        return FilterCount()
-
     def __call__(
         self, events: np.ndarray, state: FilterCount | None = None, *, check: bool = True
     ) -> tuple[np.ndarray, FilterCount]:
         """``events``: ``(N,)`` on ``sensor_size``; returns ``(M<=N,)`` on ``out_sensor_size``."""
-        state = self.init_state() if state is None else state
-        if check:
-            check_input(events, self.sensor_size, "Crop")
+        state = self._begin(events, state, check)
         keep = np.empty(len(events), np.bool_)
         _crop_kernel(events["x"], events["y"], self.x0, self.y0, self.width, self.height, keep)
         out = take(events, keep)
@@ -224,7 +231,7 @@ class Crop:
 
 
 @dataclass(frozen=True)
-class MergePolarity:
+class MergePolarity(_CountingFilter):
     """Set every polarity to 0; output sensor ``(W, H, 1)``. Drops nothing."""
 
     sensor_size: SensorSize
@@ -236,16 +243,11 @@ class MergePolarity:
     def out_sensor_size(self) -> SensorSize:
         return (self.sensor_size[0], self.sensor_size[1], 1)
 
-    def init_state(self) -> FilterCount:
-        return FilterCount()
-
     def __call__(
         self, events: np.ndarray, state: FilterCount | None = None, *, check: bool = True
     ) -> tuple[np.ndarray, FilterCount]:
         """``events``: ``(N,)`` on ``sensor_size``; returns ``(N,)`` with ``p == 0``."""
-        state = self.init_state() if state is None else state
-        if check:
-            check_input(events, self.sensor_size, "MergePolarity")
+        state = self._begin(events, state, check)
         out = copy_events(events)
         out["p"] = 0
         return out, FilterCount(state.events_in + len(events), state.removed)
