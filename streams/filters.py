@@ -136,8 +136,36 @@ def _pixel_filter(f, events: np.ndarray, state: PixelState | None, kernel, *args
     return out, PixelState(state.last_t_us, state.events_in + len(events), state.removed + removed)
 
 
+class _PixelFilter:
+    """``out_sensor_size`` (the input's), ``init_state`` (no pixel has fired) and
+    ``__call__`` of :class:`Refractory` and :class:`Denoise`; each names its kernel
+    and the kernel's parameters in ``_kernel()``."""
+
+    sensor_size: SensorSize
+
+    @property
+    def out_sensor_size(self) -> SensorSize:
+        return self.sensor_size
+
+    def init_state(self) -> PixelState:
+        return PixelState(np.full(self.sensor_size[1::-1], NEVER, np.int64))
+
+    def _kernel(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __call__(
+        self, events: np.ndarray, state: PixelState | None = None, *, check: bool = True
+    ) -> tuple[np.ndarray, PixelState]:
+        """``events``: ``(N,)`` time-ordered; returns the kept ``(M<=N,)`` and the state.
+
+        The kernel checks every event's bounds whatever ``check`` says (it guards memory).
+        """
+        kernel, *args = self._kernel()
+        return _pixel_filter(self, events, state, kernel, *args)
+
+
 @dataclass(frozen=True)
-class Refractory:
+class Refractory(_PixelFilter):
     """Per-pixel refractory period, tonic's ``RefractoryPeriod`` semantics.
 
     An event is kept unless the same pixel (either polarity) had an event, kept
@@ -158,26 +186,12 @@ class Refractory:
         if self.refractory_us < 0:
             raise ValueError(f"Refractory: refractory_us must be >= 0, got {self.refractory_us}")
 
-    @property
-    def out_sensor_size(self) -> SensorSize:
-        return self.sensor_size
-
-    def init_state(self) -> PixelState:
-        return PixelState(np.full(self.sensor_size[1::-1], NEVER, np.int64))
-
-    def __call__(
-        self, events: np.ndarray, state: PixelState | None = None, *, check: bool = True
-    ) -> tuple[np.ndarray, PixelState]:
-        """``events``: ``(N,)`` time-ordered; returns the kept ``(M<=N,)`` and the state.
-
-        The kernel checks every event's bounds whatever ``check`` says (it guards memory).
-        """
-        r = int(self.refractory_us)
-        return _pixel_filter(self, events, state, _refractory_kernel, r)
+    def _kernel(self) -> tuple[Any, ...]:
+        return _refractory_kernel, int(self.refractory_us)
 
 
 @dataclass(frozen=True)
-class Denoise:
+class Denoise(_PixelFilter):
     """Background-activity filter: keep an event if a neighbouring pixel (any
     polarity) had an event, kept or not, less than ``filter_time_us`` before
     (``0 <= t - t_neighbour < filter_time_us``); the pixel itself does not count.
@@ -200,22 +214,8 @@ class Denoise:
         if self.neighbours not in (4, 8):
             raise ValueError(f"Denoise: neighbours must be 4 or 8, got {self.neighbours}")
 
-    @property
-    def out_sensor_size(self) -> SensorSize:
-        return self.sensor_size
-
-    def init_state(self) -> PixelState:
-        return PixelState(np.full(self.sensor_size[1::-1], NEVER, np.int64))
-
-    def __call__(
-        self, events: np.ndarray, state: PixelState | None = None, *, check: bool = True
-    ) -> tuple[np.ndarray, PixelState]:
-        """``events``: ``(N,)`` time-ordered; returns the kept ``(M<=N,)`` and the state.
-
-        The kernel checks every event's bounds whatever ``check`` says (it guards memory).
-        """
-        ft, diag = int(self.filter_time_us), self.neighbours == 8
-        return _pixel_filter(self, events, state, _denoise_kernel, ft, diag)
+    def _kernel(self) -> tuple[Any, ...]:
+        return _denoise_kernel, int(self.filter_time_us), self.neighbours == 8
 
 
 @dataclass(frozen=True)
