@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import FormatError
 from ..events import SensorSize, empty_events
 from ..source import DEFAULT_CHUNK_EVENTS, FileSource, OutOfRange
-from ._aedat_common import EventBatcher, gesture_labels, read_text_header
+from ._aedat_common import EventBatcher, gesture_labels, read_text_header, reconcile_sensor
 
 VERSION_31 = "#!AER-DAT3.1"
 END_HEADER = b"#!END-HEADER"
@@ -59,17 +59,8 @@ def sensor_from_header(lines: list[str], sensor: str | None, name: str) -> str:
     if not sources:
         return sensor or "dvs128"
     found = next((k for k in SENSORS_31 if k in sources[0].lower().replace(" ", "")), None)
-    if found is None:
-        if sensor is None:
-            raise FormatError(
-                name,
-                f"header source {sources[0]!r} is not a known sensor; "
-                f"pass sensor= one of {sorted(SENSORS_31)}",
-            )
-        return sensor
-    if sensor is not None and sensor != found:
-        raise FormatError(name, f"header source {sources[0]!r} ({found}) but sensor={sensor!r}")
-    return found
+    unknown = f" is not a known sensor; pass sensor= one of {sorted(SENSORS_31)}"
+    return reconcile_sensor(name, sensor, found, f"header source {sources[0]!r}", unknown)
 
 
 class Aedat31Source(FileSource):

@@ -179,6 +179,28 @@ def header_value(lines: list[str], key: str) -> str | None:
     return None
 
 
+def reconcile_sensor(
+    name: str, sensor: str | None, found: str | None, said: str, unknown: str
+) -> str:
+    """The sensor a header names, ``found`` (None: the header names one this reader does
+    not know), reconciled with the caller's ``sensor=``.
+
+    ``said`` describes what the header says (``"header source 'X'"``); ``unknown`` ends
+    the message for a header naming an unknown sensor.
+
+    Raises:
+        FormatError: an unknown sensor in the header without ``sensor=``
+            (``"<said><unknown>"``), or a ``sensor=`` that contradicts the header.
+    """
+    if found is None:
+        if sensor is None:
+            raise FormatError(name, f"{said}{unknown}")
+        return sensor
+    if sensor is not None and sensor != found:
+        raise FormatError(name, f"{said} ({found}) but sensor={sensor!r}")
+    return found
+
+
 def gesture_labels(path: str | os.PathLike[str]) -> tuple[LabelledSegment, ...]:
     """The DVS Gesture labels beside ``path`` (``<stem>_labels.csv``), or ``()``."""
     labels = labels_path_for(path)

@@ -46,6 +46,7 @@ from ._aedat_common import (
     gesture_labels,
     header_value,
     read_text_header,
+    reconcile_sensor,
     time_back_error,
 )
 
@@ -74,17 +75,11 @@ def layout_from_header(lines: list[str], sensor: str | None, name: str) -> str:
     if chip is None:
         return sensor or "dvs128"
     found = next((layout for key, layout in _CHIP_NAMES if key in chip.lower()), None)
-    if found is None:
-        if sensor is None:
-            raise FormatError(
-                name,
-                f"header names chip {chip!r}, whose address layout is not known; "
-                f"pass sensor= one of {sorted(LAYOUTS_20)} to decode it as such",
-            )
-        return sensor
-    if sensor is not None and sensor != found:
-        raise FormatError(name, f"header names chip {chip!r} ({found}) but sensor={sensor!r}")
-    return found
+    unknown = (
+        ", whose address layout is not known; "
+        f"pass sensor= one of {sorted(LAYOUTS_20)} to decode it as such"
+    )
+    return reconcile_sensor(name, sensor, found, f"header names chip {chip!r}", unknown)
 
 
 class Aedat2Source(FileSource):
