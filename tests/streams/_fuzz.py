@@ -1,9 +1,10 @@
-"""Shared fuzz harness for the file readers: mutate real file bytes, and check that each
-mutated file either decodes to valid events or raises a FormatError naming the file.
+"""Shared harness for the file readers' broken-file tests.
 
-Each reader's test builds a strategy of mutated files (``edits`` or ``splices``), then calls
-``fuzz_reader`` with a ``read(path) -> (events, sensor_size)`` function and asserts on the
-returned tally.
+Fuzzing: mutate real file bytes, and check that each mutated file either decodes to valid
+events or raises a FormatError naming the file. Each reader's test builds a strategy of
+mutated files (``edits`` or ``splices``), calls ``fuzz_reader`` with a function that opens
+its reader on a path, and asserts on the returned tally. ``raises_format_error`` checks one
+hand-made broken file (truncated, wrong magic).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spikestream.streams.errors import FormatError
-from spikestream.streams.events import EVENT_DTYPE, SensorSize, out_of_sensor
+from spikestream.streams.events import EVENT_DTYPE, out_of_sensor
+from spikestream.streams.source import Source
 
-Read = Callable[[Path], tuple[np.ndarray, SensorSize]]
+Open = Callable[[Path], Source]
 
 
 def edits(
@@ -94,11 +97,12 @@ def splices(data: bytes, near: int) -> st.SearchStrategy[bytes]:
 def fuzz_reader(
     path: Path,
     files: st.SearchStrategy[bytes],
-    read: Read,
+    open_: Open,
     max_examples: int,
     derandomize: bool = False,
 ) -> Counter:
-    """Write each drawn file to ``path`` and ``read`` it: the events must be EVENT_DTYPE,
+    """Write each drawn file to ``path``, ``open_`` it and read all its events (then close
+    it): the events must be EVENT_DTYPE,
     inside the sensor, with p 0/1 and non-decreasing t; a FormatError must name ``path``.
 
     Returns the tally: "run" examples, "events" decoded, "format_error" raised, and
@@ -113,8 +117,9 @@ def fuzz_reader(
         seen["run"] += 1
         path.write_bytes(blob)
         try:
-            ev, sensor_size = read(path)
-            assert ev.dtype == EVENT_DTYPE and not out_of_sensor(ev, sensor_size).any()
+            with open_(path) as src:
+                ev = src.read_all()
+            assert ev.dtype == EVENT_DTYPE and not out_of_sensor(ev, src.sensor_size).any()
             assert np.all((ev["p"] == 0) | (ev["p"] == 1))
             assert np.all(np.diff(ev["t"]) >= 0)
             seen["events"] += 1
@@ -125,3 +130,12 @@ def fuzz_reader(
 
     run()
     return seen
+
+
+def raises_format_error(
+    path: Path, blob: bytes, read: Callable[[Path], object], match: str
+) -> None:
+    """Write ``blob`` to ``path``: ``read(path)`` must raise a FormatError matching ``match``."""
+    path.write_bytes(blob)
+    with pytest.raises(FormatError, match=match):
+        read(path)

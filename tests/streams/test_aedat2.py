@@ -5,6 +5,7 @@ wrap, AEDAT 3.1 with DVS Gesture labels, broken files), and fuzzed bytes."""
 from __future__ import annotations
 
 import struct
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -296,11 +297,8 @@ def test_fuzzed_bytes_give_events_or_format_error(which, request, tmp_path):
         data = _gesture_file(tmp_path)[0].read_bytes()
     target = tmp_path / "fuzz" / "user02_led.aedat"
     target.parent.mkdir()
-
-    def read(p: Path):
-        src = open_aedat(p, chunk_events=4000)
-        return src.read_all(), src.sensor_size
-
-    seen = fuzz_reader(target, splices(data, near=5000), read, 60, derandomize=True)
+    files = splices(data, near=5000)
+    open_ = partial(open_aedat, chunk_events=4000)
+    seen = fuzz_reader(target, files, open_, 60, derandomize=True)
     assert seen["crash_free"] == seen["run"] >= 50
     assert seen["format_error"] > 0

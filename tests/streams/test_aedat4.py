@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import struct
 import tracemalloc
+from functools import partial
 from pathlib import Path
 
 import lz4.frame
@@ -353,11 +354,8 @@ def test_fuzzed_real_bytes_give_events_or_format_error(which, recordings, dvs128
     source = dvs128_files[0] if which == "dvs128" else recordings / "formats" / "dvxplorer.aedat4"
     data = source.read_bytes()
     target = tmp_path / "fuzz.aedat4"
-
-    def read(p: Path):
-        src = Aedat4Source(p, chunk_events=5000)
-        return src.read_all(), src.sensor_size
-
-    seen = fuzz_reader(target, splices(data, near=2000), read, 60, derandomize=True)
+    files = splices(data, near=2000)
+    open_ = partial(Aedat4Source, chunk_events=5000)
+    seen = fuzz_reader(target, files, open_, 60, derandomize=True)
     assert seen["crash_free"] == seen["run"] >= 50
     assert seen["format_error"] > 0

@@ -141,10 +141,5 @@ def test_fuzzed_files_give_valid_events_or_format_error(events, tmp_path_factory
     data = save_events(d / "base.csv", events[:300], (64, 48, 2)).read_bytes()
     path = d / "f.csv"
     files = edits(data, head=40, inserts=[b",", b"\n", b"-", b"9", b"#", b"%"])
-
-    def read(p: Path):
-        src = open_csv(p, chunk_events=64)
-        return src.read_all(), src.sensor_size
-
-    seen = fuzz_reader(path, files, read, 50)
+    seen = fuzz_reader(path, files, lambda p: open_csv(p, chunk_events=64), 50)
     assert seen["events"] + seen["format_error"] == seen["run"] == 50

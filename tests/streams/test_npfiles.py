@@ -184,12 +184,6 @@ def test_fuzzed_files_give_valid_events_or_format_error(events, tmp_path_factory
         np.save(d / "base.npy", events[:500])
         data = (d / "base.npy").read_bytes()
     path = d / f"f{suffix}"
-
-    def read(p: Path):
-        src = open_np(p, sensor_size=None if suffix == ".npz" else (128, 128))
-        ev = src.read_all()
-        src.close()
-        return ev, src.sensor_size
-
-    seen = fuzz_reader(path, edits(data, head=200), read, 50)
+    size = None if suffix == ".npz" else (128, 128)
+    seen = fuzz_reader(path, edits(data, head=200), lambda p: open_np(p, sensor_size=size), 50)
     assert seen["events"] + seen["format_error"] == seen["run"] == 50

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fuzz import edits, fuzz_reader
+from _fuzz import edits, fuzz_reader, raises_format_error
 from spikestream.streams import FormatError, open_source
 from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.readers.prophesee_dat import DEFAULT_SENSOR_SIZE, FORMAT, open_dat
@@ -96,18 +96,14 @@ def test_bad_type_size_version_and_truncation(dat_file: Path, tmp_path: Path) ->
         with pytest.raises(FormatError, match=f"{name}: {match}"):
             open_dat(p)
     data = dat_file.read_bytes()
-    cut = tmp_path / "cut.dat"
-    cut.write_bytes(data[:-3])
-    with pytest.raises(FormatError, match=r"cut.dat: truncated: 5 byte\(s\) at byte \d+"):
-        open_dat(cut).read_all()
-    bare = tmp_path / "bare.dat"
-    bare.write_bytes(h.encode())
-    with pytest.raises(FormatError, match="bare.dat: truncated: no event type"):
-        open_dat(bare)
-    magic = tmp_path / "magic.dat"
-    magic.write_bytes(b"#" + data[1:])
-    with pytest.raises(FormatError, match="magic.dat: no '% ' header"):
-        open_dat(magic)
+    cut, bare, magic = tmp_path / "cut.dat", tmp_path / "bare.dat", tmp_path / "magic.dat"
+
+    def read_all(p: Path) -> np.ndarray:
+        return open_dat(p).read_all()
+
+    raises_format_error(cut, data[:-3], read_all, r"cut.dat: truncated: 5 byte\(s\) at byte \d+")
+    raises_format_error(bare, h.encode(), open_dat, "bare.dat: truncated: no event type")
+    raises_format_error(magic, b"#" + data[1:], open_dat, "magic.dat: no '% ' header")
 
 
 def test_sniff(dat_file: Path, recordings: Path) -> None:
@@ -123,10 +119,6 @@ def test_sniff(dat_file: Path, recordings: Path) -> None:
 def test_fuzzed_files_give_valid_events_or_format_error(dat_file, tmp_path_factory) -> None:
     data = dat_file.read_bytes()
     path = tmp_path_factory.mktemp("fuzz") / "f.dat"
-
-    def read(p: Path):
-        src = open_dat(p, chunk_events=500)
-        return src.read_all(), src.sensor_size
-
-    seen = fuzz_reader(path, edits(data, head=120, ops=("flip", "cut", "insert", "set")), read, 50)
+    files = edits(data, head=120, ops=("flip", "cut", "insert", "set"))
+    seen = fuzz_reader(path, files, lambda p: open_dat(p, chunk_events=500), 50)
     assert seen["events"] + seen["format_error"] == seen["run"] == 50

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fuzz import edits, fuzz_reader
+from _fuzz import edits, fuzz_reader, raises_format_error
 from spikestream.streams import FormatError, open_source
 from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.readers._prophesee_header import read_header
@@ -263,18 +263,17 @@ def test_sniff(evt2_file: Path, evt3_file: Path, recordings: Path) -> None:
 
 def test_truncated_and_wrong_magic_raise_format_error(evt2_file: Path, tmp_path: Path) -> None:
     data = evt2_file.read_bytes()
-    cut = tmp_path / "cut.raw"
-    cut.write_bytes(data[: len(data) - 3])  # the file itself ends 2 bytes past a word
-    with pytest.raises(FormatError, match=r"cut.raw: truncated: \d+ byte\(s\) at byte \d+"):
-        open_raw(cut).read_all()
-    head = tmp_path / "head.raw"
-    head.write_bytes(data[:60])  # inside the header
-    with pytest.raises(FormatError, match="head.raw: header line at byte"):
-        open_raw(head)
-    magic = tmp_path / "magic.raw"
-    magic.write_bytes(b"\x00\x01" + data[2:])
-    with pytest.raises(FormatError, match="magic.raw: no '% ' header"):
-        open_raw(magic)
+    cut, head, magic = tmp_path / "cut.raw", tmp_path / "head.raw", tmp_path / "magic.raw"
+
+    def read_all(p: Path) -> np.ndarray:
+        return open_raw(p).read_all()
+
+    # the file itself ends 2 bytes past a word
+    raises_format_error(
+        cut, data[: len(data) - 3], read_all, r"cut.raw: truncated: \d+ byte\(s\) at byte \d+"
+    )
+    raises_format_error(head, data[:60], open_raw, "head.raw: header line at byte")  # in the header
+    raises_format_error(magic, b"\x00\x01" + data[2:], open_raw, "magic.raw: no '% ' header")
 
 
 # --- fuzz -------------------------------------------------------------------------------
@@ -285,12 +284,8 @@ def test_fuzzed_files_give_valid_events_or_format_error(recordings, tmp_path_fac
     data = (recordings / "formats" / name).read_bytes()[: 1 << 15]
     data = data[: len(data) - len(data) % 4]
     path = tmp_path_factory.mktemp("fuzz") / name
-
-    def read(p: Path):
-        src = open_raw(p)
-        return src.read_all(), src.sensor_size
-
-    seen = fuzz_reader(path, edits(data, head=400, ops=("flip", "cut", "insert", "set")), read, 50)
+    files = edits(data, head=400, ops=("flip", "cut", "insert", "set"))
+    seen = fuzz_reader(path, files, open_raw, 50)
     assert seen["events"] + seen["format_error"] == seen["run"] == 50
 
 
