@@ -24,9 +24,10 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
+
 from spikestream.runtime.input_stage import InputStage
 from spikestream.runtime.model_file import Model
-from torch import nn
 
 # importing the peers makes torch log that Triton (a GPU compiler) is absent: noise here
 logging.getLogger("torch._library.triton").setLevel(logging.ERROR)

@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved, median_of_medians  # noqa: E402
+
 from spikestream.streams.formats import open_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -47,6 +47,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import PEERS  # noqa: E402
+
 from spikestream.runtime.backends.base import create_backend  # noqa: E402
 from spikestream.runtime.layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec  # noqa: E402
 from spikestream.runtime.model_file import Model  # noqa: E402

@@ -93,7 +93,8 @@ def check_in_sensor(
         raise FormatError(
             source,
             f"event {offset + i} at (x={e['x']}, y={e['y']}, p={e['p']}) lies outside the "
-            f"{sensor_size[0]}x{sensor_size[1]} sensor ({int(bad.sum())} such events in this chunk)",
+            f"{sensor_size[0]}x{sensor_size[1]} sensor "
+            f"({int(bad.sum())} such events in this chunk)",
         )
 
 

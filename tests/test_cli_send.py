@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from spikestream.streams.events import concat, make_events
-from spikestream.streams.sender import SendStats
-from spikestream.streams.udp import UdpSource
 
 from spikestream.cli import build_parser, main
 from spikestream.commands import send as send_cmd
+from spikestream.streams.events import concat, make_events
+from spikestream.streams.sender import SendStats
+from spikestream.streams.udp import UdpSource
 
 
 def write_npz(path: Path, n: int = 2000, span_us: int = 200_000) -> np.ndarray:

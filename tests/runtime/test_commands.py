@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from spikestream.runtime.model_file import save_model
-from spikestream.runtime.testing import random_model
 
 from spikestream.cli import main
+from spikestream.runtime.model_file import save_model
+from spikestream.runtime.testing import random_model
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikestream.runtime.backends import base
 from spikestream.runtime.engine import Engine
 from spikestream.runtime.errors import BackendError

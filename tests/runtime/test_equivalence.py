@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spikestream.runtime.backends.base import Backend, create_backend
 from spikestream.runtime.engine import Engine
 from spikestream.runtime.model_file import Model

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikestream.runtime.input_stage import InputStage
 from spikestream.runtime.spec import InputSpec
 from spikestream.streams.events import make_events

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.numpy import save_file
+
 from spikestream.runtime.errors import ModelError
 from spikestream.runtime.model_file import SPEC_KEY, load_model, save_model
 from spikestream.runtime.testing import KINDS, random_model

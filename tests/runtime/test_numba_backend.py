@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spikestream.runtime.backends.base import create_backend
 from spikestream.runtime.layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec
 from spikestream.runtime.model_file import Model

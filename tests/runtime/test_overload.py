@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+
 from spikestream.runtime.engine import Engine
 from spikestream.runtime.overload import QueueClosed, WindowQueue, threaded
 from spikestream.runtime.testing import random_model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from spikestream.runtime.engine import Engine
 from spikestream.runtime.profiler import LatencyStats, Profiler, Timeline
 from spikestream.runtime.testing import random_model

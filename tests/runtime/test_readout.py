@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from spikestream.runtime.readout import NO_GESTURE, Readout
 from spikestream.runtime.spec import ReadoutSpec
 

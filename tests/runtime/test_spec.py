@@ -6,6 +6,7 @@ import copy
 import json
 
 import pytest
+
 from spikestream.runtime.errors import ModelError
 from spikestream.runtime.spec import SPEC_VERSION, InputSpec, ModelSpec
 from spikestream.runtime.testing import KINDS, random_spec

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from spikestream.runtime.backends.base import create_backend, state_shapes
 from spikestream.runtime.errors import BackendError
 from spikestream.runtime.functional import init_states, network_step

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, out_of_sensor
 from spikestream.streams.source import Source

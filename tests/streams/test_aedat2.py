@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fuzz import fuzz_reader, splices
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.formats import _READER_MODULES, open_file

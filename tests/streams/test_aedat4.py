@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import zstandard
 from _fuzz import fuzz_reader, splices
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, make_events
 from spikestream.streams.formats import _READER_MODULES, open_file

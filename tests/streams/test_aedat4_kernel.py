@@ -15,6 +15,7 @@ import lz4.frame
 import numpy as np
 import pytest
 import zstandard
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, make_events
 from spikestream.streams.readers import aedat4

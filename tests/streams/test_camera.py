@@ -8,6 +8,7 @@ import types
 
 import numpy as np
 import pytest
+
 from spikestream.streams import open_source
 from spikestream.streams.camera import (
     CameraSource,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fuzz import edits, fuzz_reader
+
 from spikestream.streams import FormatError, open_source
 from spikestream.streams.events import make_events
 from spikestream.streams.readers.csvfile import FORMAT, open_csv

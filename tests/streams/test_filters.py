@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tonic.functional import denoise_numpy, refractory_period_numpy
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, make_events
 from spikestream.streams.filters import (
@@ -18,7 +20,6 @@ from spikestream.streams.filters import (
     Refractory,
     copy_state,
 )
-from tonic.functional import denoise_numpy, refractory_period_numpy
 
 SETTINGS = settings(max_examples=60, deadline=None)
 S = (8, 6, 2)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.formats import HANDOVER_BYTES, formats, open_file, sniff_format
 from spikestream.streams.readers.nmnist import NmnistSource

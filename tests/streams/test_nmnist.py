@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fuzz import edits, fuzz_reader
+
 from spikestream.streams import FormatError, open_source
 from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.readers.nmnist import FORMAT, open_nmnist, read_nmnist_folder

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fuzz import edits, fuzz_reader
+
 from spikestream.streams import FormatError, open_source
 from spikestream.streams.events import EVENT_DTYPE, make_events
 from spikestream.streams.readers.npfiles import FORMAT, NpySource, NpzSource, open_np

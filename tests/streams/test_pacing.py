@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikestream.streams.events import concat, make_events
 from spikestream.streams.pacing import pace, parse_speed
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fuzz import edits, fuzz_reader, raises_format_error
+
 from spikestream.streams import FormatError, open_source
 from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.readers.prophesee_dat import DEFAULT_SENSOR_SIZE, FORMAT, open_dat

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.readers.prophesee_raw import _N_STATE, count_evt3, decode_evt3
 

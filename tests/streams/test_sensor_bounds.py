@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikestream.streams._sensor_bounds import any_out_of_sensor
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, check_in_sensor, out_of_sensor

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, make_events
 from spikestream.streams.source import FileSource, InSensor

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikestream.streams.errors import FormatError
 from spikestream.streams.events import EVENT_DTYPE, make_events
 from spikestream.streams.spif import (

@@ -10,6 +10,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+
 from spikestream.streams.events import concat
 from spikestream.streams.gestures import GESTURE_CLASSES
 from spikestream.streams.synthetic.gestures import MIRRORED_LABEL, pose, sample_motion

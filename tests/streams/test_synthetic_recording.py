@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spikestream.streams import open_source
 from spikestream.streams.events import EVENT_DTYPE
 from spikestream.streams.gestures import labels_path_for, read_labels

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikestream.streams.events import EVENT_DTYPE, concat, make_events
 from spikestream.streams.synthetic.noise import NOISE_PERIOD_US, NoiseModel
 from spikestream.streams.synthetic.simulator import PixelConfig, pixel_init, pixel_step

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+
 from spikestream.streams import open_source
 from spikestream.streams.errors import SourceError
 from spikestream.streams.events import EVENT_DTYPE, concat

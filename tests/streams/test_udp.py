@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spikestream.streams import open_source
 from spikestream.streams.errors import SourceError
 from spikestream.streams.events import concat, make_events

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spikestream.streams import FormatError, open_source
 from spikestream.streams.events import make_events
 from spikestream.streams.readers.prophesee_raw import open_raw

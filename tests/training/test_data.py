@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from spikestream.runtime.input_stage import InputStage
 from spikestream.runtime.spec import InputSpec
 from spikestream.streams.events import EVENT_DTYPE

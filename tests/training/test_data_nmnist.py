@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spikestream.runtime.spec import InputSpec
 from spikestream.streams.errors import FormatError
 from spikestream.training.data import Binning

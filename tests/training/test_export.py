@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from spikestream.runtime.model_file import load_model
 from spikestream.runtime.spec import InputSpec
 from spikestream.training.export import export_model, make_provenance, to_model

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from spikestream.runtime.engine import Engine
 from spikestream.runtime.model_file import load_model
 from spikestream.runtime.spec import InputSpec
@@ -36,6 +37,7 @@ def _backends() -> list[str]:
     out = ["torch"]
     try:
         import numba  # noqa: F401
+
         from spikestream.runtime.backends import numba_backend  # noqa: F401
     except ImportError:
         return out

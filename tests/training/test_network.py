@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from spikestream.runtime.functional import init_states, network_step
 from spikestream.runtime.spec import InputSpec
 from spikestream.training.network import SpikingNet

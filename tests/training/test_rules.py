@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+
 from spikestream.runtime.layers import Conv2dSpec, LinearSpec, Pool2dSpec
 from spikestream.runtime.spec import InputSpec
 from spikestream.training.rules import Arch, get_rule, rule_class, rule_names

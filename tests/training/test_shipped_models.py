@@ -8,6 +8,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
+
 from spikestream.runtime.model_file import load_model
 from spikestream.training.evaluate import evaluate_file
 

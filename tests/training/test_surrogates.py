@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 import torch
+
 from spikestream.runtime.neurons import heaviside, neuron_init, neuron_step, rule_neuron
 from spikestream.training.surrogates import SURROGATES, get_surrogate
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from spikestream.runtime.model_file import load_model
 
 from spikestream.cli import main
+from spikestream.runtime.model_file import load_model
 
 TINY = ["--epochs", "4", "--steps", "6", "--dt-ms", "20", "--channels", "3,6",
         "--kernel", "3", "--downsample", "3", "--batch-size", "8", "--val-fraction", "0.25"]

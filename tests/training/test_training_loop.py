@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from spikestream.runtime.spec import InputSpec
 from spikestream.training.data import Binning, stratified_split
 from spikestream.training.data_nmnist import load_nmnist

@@ -14,6 +14,7 @@ import math
 
 import pytest
 import torch
+
 from spikestream.runtime.neurons import NeuronParams
 from spikestream.training.rules import get_rule
 from spikestream.training.tssl import TsslFunction, count_loss, reverse_filter, tssl_layer
