@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..models import available
+from ..models import resolve as resolve_model
 from ..runtime.backends.base import BACKENDS
 
 
 def add_runtime_args(p: argparse.ArgumentParser, default_speed: str) -> None:
     p.add_argument("source", help="a recording, udp://HOST:PORT, camera:// or synthetic://...")
-    p.add_argument("--model", "-m", required=True, help="model file (.safetensors)")
+    p.add_argument("--model", "-m", required=True, type=resolve_model,
+                   help="model file (.safetensors) or a shipped model's name "
+                        f"({', '.join(available()) or 'none shipped'})")
     p.add_argument("--backend", default="torch", choices=list(BACKENDS),
                    help="compute backend (default: torch)")
     p.add_argument("--device", default=None, help="torch device (cpu, cuda)")

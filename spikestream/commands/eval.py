@@ -15,11 +15,14 @@ import argparse
 import json
 import sys
 
+from ..models import resolve as resolve_model
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="accuracy and confusion matrix of a model file",
                        description=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--model", required=True, help="model file (.safetensors)")
+    p.add_argument("--model", required=True, type=resolve_model,
+                   help="model file (.safetensors) or a shipped model's name")
     p.add_argument("--data", required=True, help="labelled data folder (N-MNIST layout)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--split", default="all", choices=("all", "val", "train"),
