@@ -36,6 +36,7 @@ from ..runtime.spec import InputSpec, ModelSpec, ReadoutSpec
 RULES: dict[str, str] = {
     "stbp": "stbp",
     "tssl": "tssl",
+    "bpsta": "bpsta",
 }
 """Rule name -> module in ``spikestream.training`` defining ``RULE``."""
 
