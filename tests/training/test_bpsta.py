@@ -4,12 +4,26 @@ tiny CLI-free training run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
+from spikestream.cli import main
+from spikestream.runtime.engine import Engine
+from spikestream.runtime.model_file import load_model
 from spikestream.runtime.neurons import rule_neuron
+from spikestream.runtime.spec import InputSpec
+from spikestream.streams.windowing import bin_events
 from spikestream.training.bpsta import BpstaFunction
-from spikestream.training.rules import get_rule
+from spikestream.training.bpsta_bn import BpstaNet, fold_batch_norm
+from spikestream.training.data import Binning, batches
+from spikestream.training.data_nmnist import load_nmnist, read_events
+from spikestream.training.export import export_model
+from spikestream.training.loop import TrainConfig, train
+from spikestream.training.rules import Arch, get_rule
 
 
 def _layer(x: list[float], dl_ds: list[float]) -> tuple[list[float], list[float]]:
@@ -78,3 +92,73 @@ def test_voting_scores_and_mse() -> None:
     assert float(loss) == pytest.approx((0.0 + 0.25 + 0.0625) / 3)
     spec = r.readout()
     assert spec.kind == "voting" and spec.votes_per_class == 2
+
+
+# --- batch-norm folded at export, and the CLI --------------------------------
+
+INPUT = InputSpec(sensor_size=(34, 34, 2), downsample=(2, 2))
+DT_US, T = 15_000, 8
+
+
+def _bn_net(tiny: Path) -> tuple[BpstaNet, torch.Tensor]:
+    data = load_nmnist(tiny, Binning(INPUT, DT_US, T))
+    r = get_rule("bpsta", votes_per_class="2", lr="0.02")
+    spec = r.spec(Arch(channels=(4, 8), kernel=3, padding=1), INPUT, DT_US, data.classes)
+    net = BpstaNet(spec, r, seed=7)
+    train(net, data.subset(np.arange(12)), None, TrainConfig(epochs=1, batch_size=4),
+          log=lambda s: None)
+    assert any(float(bn.running_var.sub(1).abs().max()) > 1e-3 for bn in net.bns.values())
+    x, _, _ = next(batches(data.subset(np.arange(20, 26)), 6))
+    return net.eval(), x
+
+
+def test_folded_conv_is_conv_then_batch_norm_in_eval_mode() -> None:
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(3, 2, 3, 3, generator=g), torch.randn(3, generator=g)
+    bn = torch.nn.BatchNorm2d(3).eval()
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.randn(3, generator=g))
+        bn.running_var.copy_(torch.rand(3, generator=g) + 0.5)
+        bn.weight.copy_(torch.randn(3, generator=g))
+        bn.bias.copy_(torch.randn(3, generator=g))
+    x = torch.randn(4, 2, 6, 6, generator=g)
+    fw, fb = fold_batch_norm(w, b, bn)
+    with torch.no_grad():
+        want = bn(F.conv2d(x, w, b, padding=1))
+        assert torch.allclose(F.conv2d(x, fw, fb, padding=1), want, atol=1e-5)
+
+
+def test_exported_folded_model_runs_like_the_eval_forward(tiny_nmnist: Path,
+                                                          tmp_path: Path) -> None:
+    net, x = _bn_net(tiny_nmnist)
+    rec: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        net(x, rec)
+    assert all(rec[n].any() for n in ("conv1", "conv2", "fc"))
+    model = load_model(export_model(tmp_path / "bpsta.safetensors", net))
+    assert model.spec.readout.kind == "voting" and model.spec.readout.votes_per_class == 2
+    assert "conv1.bias" in model.tensors
+    # the runtime stepping the exported file window by window, on both backends
+    names = load_nmnist(tiny_nmnist, Binning(INPUT, DT_US, T)).names[20:26]
+    streams = [bin_events(read_events(tiny_nmnist / n), DT_US, n_windows=T) for n in names]
+    for backend in ("torch", "numba"):
+        engine = Engine(model, backend=backend, batch=len(names))
+        steps = [engine.step_batch([s[k] for s in streams], record=True) for k in range(T)]
+        for name in ("conv1", "conv2", "fc"):  # float sums in another order: rare flips
+            got = np.stack([np.stack([r.record[name] for r in step]) for step in steps])
+            assert got.shape == rec[name].shape
+            assert (got != rec[name].numpy()).mean() <= 2e-3, f"{backend} {name}"
+
+
+def test_cli_trains_a_tiny_bpsta_model(tiny_nmnist: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "b.safetensors"
+    rc = main(["train", "--rule", "bpsta", "--data", str(tiny_nmnist), "--out", str(out),
+               "--epochs", "1", "--steps", "4", "--dt-ms", "20", "--channels", "3,6",
+               "--kernel", "3", "--downsample", "3", "--batch-size", "8",
+               "--set", "votes_per_class=3"])
+    assert rc == 0, capsys.readouterr().out
+    model = load_model(out)
+    assert model.spec.provenance["rule"] == "bpsta"
+    assert model.spec.readout.kind == "voting" and model.spec.readout.votes_per_class == 3
+    assert model.spec.layers[-1].out_features == 3 * len(model.spec.classes)
