@@ -37,6 +37,7 @@ RULES: dict[str, str] = {
     "stbp": "stbp",
     "tssl": "tssl",
     "bpsta": "bpsta",
+    "lee": "lee",
 }
 """Rule name -> module in ``spikestream.training`` defining ``RULE``."""
 
