@@ -38,6 +38,7 @@ RULES: dict[str, str] = {
     "tssl": "tssl",
     "bpsta": "bpsta",
     "lee": "lee",
+    "relpsp": "relpsp",
 }
 """Rule name -> module in ``spikestream.training`` defining ``RULE``."""
 
@@ -100,6 +101,14 @@ class Rule:
 
     def readout(self) -> ReadoutSpec:
         return ReadoutSpec(kind="count")
+
+    def network(self, spec: ModelSpec, seed: int = 0) -> Any:
+        """The trainable network for ``spec`` (default: a plain
+        :class:`~.network.SpikingNet`; a rule with extra training-only layers, such
+        as BPSTA's batch-norm, returns its own subclass)."""
+        from .network import SpikingNet
+
+        return SpikingNet(spec, self, seed=seed)
 
     def spec(self, arch: Arch, input: InputSpec, dt_us: int, classes: tuple[str, ...],
              name: str = "model") -> ModelSpec:

@@ -80,7 +80,7 @@ def _runtime_records(path: Path, tiny: Path, backend: str) -> dict[str, np.ndarr
 
 
 @pytest.mark.parametrize("backend", _backends())
-@pytest.mark.parametrize("rule", ["stbp", "tssl", "bpsta", "lee"])
+@pytest.mark.parametrize("rule", ["stbp", "tssl", "bpsta", "lee", "relpsp"])
 def test_exported_model_runs_like_the_training_forward(
         tiny_nmnist: Path, tmp_path: Path, rule: str, backend: str) -> None:
     net = _trained(tiny_nmnist, rule, grid_bits=12)

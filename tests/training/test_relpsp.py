@@ -1,0 +1,124 @@
+"""ReL-PSP: the closed-form spike time and its gradients (gradcheck in float64, and
+the paper's formulas by hand on a tiny network), the loss on output times, the
+rule's network, and a tiny ``spikestream train --rule relpsp`` run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from spikestream.cli import main
+from spikestream.runtime.model_file import load_model
+from spikestream.runtime.neurons import rule_neuron
+from spikestream.training.relpsp import SpikeTimeFunction, output_times, relpsp_layer
+from spikestream.training.rules import get_rule
+
+P = rule_neuron("relpsp")
+
+
+def _col(values: list[float]) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64).reshape(-1, 1, 1).requires_grad_()
+
+
+def test_spike_time_and_weight_gradient_by_hand() -> None:
+    # y = (0.3, 0, 0.2, 0.1, 0): u = (0.3, 0.6, 1.1, ...): fires at step n = 2.
+    # Inputs at step t' have continuous time t' - 1: w = 0.3 at -1, 0.2 at 1;
+    # tau = (theta + sum w t) / sum w = (1 - 0.3 + 0.2) / 0.5 = 1.8
+    y = _col([0.3, 0.0, 0.2, 0.1, 0.0])
+    s = relpsp_layer(y, P)
+    assert s.flatten().tolist() == [0, 0, 1, 0, 0]
+    assert float(SpikeTimeFunction.apply(y, P).detach()) == pytest.approx(1.8)
+    # a loss equal to the output time: dtau/dy[t'] = (t_i - tau) / sum w for t' <= n
+    output_times(s).sum().backward()
+    want = [(-1 - 1.8) / 0.5, (0 - 1.8) / 0.5, (1 - 1.8) / 0.5, 0.0, 0.0]
+    assert y.grad.flatten().tolist() == pytest.approx(want)
+
+
+def test_gradcheck_of_the_closed_form() -> None:
+    g = torch.Generator().manual_seed(3)
+    y = (torch.rand(6, 2, 4, generator=g, dtype=torch.float64) * 0.5).requires_grad_()
+    tau = SpikeTimeFunction.apply(y, P)
+    assert (tau < 6).all()  # every neuron fires (so the gradient is not trivially 0)
+    assert torch.autograd.gradcheck(lambda y: SpikeTimeFunction.apply(y, P), (y,))
+    # the layer's backward is the same gradient when the loss is the spike time
+    y2 = y.detach().clone().requires_grad_()
+    output_times(relpsp_layer(y2, P).reshape(6, 2, 4)).sum().backward()
+    y.grad = None
+    SpikeTimeFunction.apply(y, P).sum().backward()
+    torch.testing.assert_close(y2.grad, y.grad)
+
+
+def test_silent_neuron_passes_no_gradient() -> None:
+    y = _col([0.1, 0.0, 0.0])
+    s = relpsp_layer(y, P)
+    assert float(s.detach().sum()) == 0.0 and float(output_times(s.detach())) == 3.0
+    output_times(s).sum().backward()
+    assert y.grad.abs().sum() == 0.0
+
+
+def test_two_layers_against_the_paper_by_hand() -> None:
+    # inputs: x0 fires at step 0, x1 at step 1 (continuous times -1 and 0)
+    x = torch.zeros(6, 1, 2, dtype=torch.float64)
+    x[0, 0, 0] = x[1, 0, 1] = 1.0
+    w1 = torch.tensor([[0.6, 0.5], [0.4, 0.9]], dtype=torch.float64, requires_grad=True)
+    w2 = torch.tensor([[0.35, 0.2]], dtype=torch.float64, requires_grad=True)
+    h = relpsp_layer(x @ w1.T, P)
+    o = relpsp_layer(h @ w2.T, P)
+    # hidden: u[1] = 2 w0 + w1 = 1.7 > 1: both fire at step 1 (time 0 for the layer above)
+    assert h[:, 0].argmax(0).tolist() == [1, 1]
+    tau_h = [1 - 0.7 / 1.1, 1 - 0.7 / 1.3]  # tau = n - (u[n] - theta) / i[n]
+    # output: u = (0, 0.55, 1.1): fires at step 2, tau = (1 + 0.55 * 0) / 0.55
+    assert o[:, 0, 0].tolist() == [0, 0, 1, 0, 0, 0]
+    tau_o = 1 / 0.55
+    output_times(o).sum().backward()
+    # dtau/dw_i = (t_i - tau) / sum w, dtau/dt_i = w_i / sum w
+    assert w2.grad.flatten().tolist() == pytest.approx([(0 - tau_o) / 0.55] * 2)
+    dt_h = [0.35 / 0.55, 0.2 / 0.55]
+    sums = [1.1, 1.3]
+    want = [[dt_h[k] * (t_i - tau_h[k]) / sums[k] for t_i in (-1.0, 0.0)] for k in (0, 1)]
+    assert w1.grad.tolist() == [pytest.approx(r) for r in want]
+
+
+def test_loss_and_scores_on_first_spikes() -> None:
+    out = torch.zeros(4, 2, 3)
+    out[1, 0, 0] = out[2, 0, 1] = 1.0  # sample 0: class 0 at step 1, class 1 at 2, 2 silent
+    out[0, 1, 2] = 1.0  # sample 1: class 2 first
+    r = get_rule("relpsp", time_scale="2")
+    t = torch.tensor([[1.0, 2.0, 4.0], [4.0, 4.0, 0.0]])
+    assert output_times(out).tolist() == t.tolist()
+    assert r.scores(out).argmax(1).tolist() == [0, 2]
+    labels = torch.tensor([1, 2])
+    assert float(r.loss(out, labels)) == pytest.approx(float(F.cross_entropy(-t / 2, labels)))
+
+
+def test_rule_network_and_settings() -> None:
+    from spikestream.runtime.spec import InputSpec
+    from spikestream.training.rules import Arch
+
+    r = get_rule("relpsp", threshold="1.5")
+    spec = r.spec(Arch(channels=(2, 3), kernel=3), InputSpec((34, 34, 2), downsample=(2, 2)),
+                  10_000, ("a", "b"))
+    assert spec.readout.kind == "first_spike"
+    neurons = [layer.neuron for layer in spec.layers if layer.neuron is not None]
+    assert len(neurons) == 3
+    assert all(n == rule_neuron("relpsp", threshold=1.5) for n in neurons)
+    with pytest.raises(ValueError, match="threshold"):
+        get_rule("relpsp", threshold="0")
+
+
+def test_train_a_tiny_model_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.safetensors"
+    rc = main(["train", "--rule", "relpsp", "--data", str(tiny_nmnist), "--out", str(out),
+               "--epochs", "3", "--steps", "6", "--dt-ms", "20", "--channels", "3,6",
+               "--kernel", "3", "--downsample", "3", "--batch-size", "8",
+               "--val-fraction", "0.25", "--lr", "0.02", "--seed", "1"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "epoch 3/3" in text and f"wrote {out}" in text
+    model = load_model(out)
+    assert model.spec.provenance["rule"] == "relpsp"
+    assert model.spec.readout.kind == "first_spike"
