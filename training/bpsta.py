@@ -130,6 +130,12 @@ class Bpsta(Rule):
     def hidden_neuron(self) -> NeuronParams:
         return rule_neuron("bpsta", decay=self.decay, threshold=self.threshold)
 
+    def network(self, spec: Any, seed: int = 0) -> Any:
+        """Conv, batch-norm, ReLU, node (batch-norm folded into the conv at export)."""
+        from .bpsta_bn import BpstaNet
+
+        return BpstaNet(spec, self, seed=seed)
+
     def readout(self) -> ReadoutSpec:
         return ReadoutSpec(kind="voting", votes_per_class=self.votes_per_class)
 

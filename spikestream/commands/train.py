@@ -80,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
         summary_table,
         train,
     )
-    from ..training.network import SpikingNet
     from ..training.rules import Arch, get_rule
 
     if args.threads:
@@ -110,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or f"{Path(args.data).resolve().name}-{rule.name}"
     arch = Arch(channels=channels, kernel=args.kernel, padding=args.padding)
     spec = rule.spec(arch, inp, dt_us, data.classes, name)
-    net = SpikingNet(spec, rule, seed=args.seed)
+    net = rule.network(spec, seed=args.seed)
     ckpt = args.checkpoint or checkpoint_path(args.out)
     for f in (args.out, ckpt):
         Path(f).parent.mkdir(parents=True, exist_ok=True)

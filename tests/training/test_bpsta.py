@@ -162,3 +162,15 @@ def test_cli_trains_a_tiny_bpsta_model(tiny_nmnist: Path, tmp_path: Path,
     assert model.spec.provenance["rule"] == "bpsta"
     assert model.spec.readout.kind == "voting" and model.spec.readout.votes_per_class == 3
     assert model.spec.layers[-1].out_features == 3 * len(model.spec.classes)
+
+
+def test_each_rule_builds_its_own_network() -> None:
+    """The train command asks the rule for its network: BPSTA's carries batch-norm."""
+    from spikestream.training.network import SpikingNet
+
+    inp = InputSpec((34, 34, 2))
+    for name, cls in (("bpsta", BpstaNet), ("stbp", SpikingNet)):
+        rule = get_rule(name)
+        spec = rule.spec(Arch(channels=(4, 8)), inp, 20_000, tuple("0123456789"))
+        net = rule.network(spec, seed=0)
+        assert type(net) is cls
