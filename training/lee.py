@@ -121,6 +121,8 @@ class Lee(Rule):
         leak: membrane factor per step of the hidden and readout neurons.
         threshold: firing threshold of the hidden neurons.
         pool_threshold: threshold of the IF pooling neurons.
+        init_gain: 5 (the default init leaves the deeper layers silent on sparse
+            event frames, and silent neurons get no gradient).
     """
 
     leak: float = 0.99
