@@ -11,25 +11,30 @@ pooling layers are average pooling followed by ``"lee_pool"`` IF neurons
 ``"lee_readout"`` (``u = 0.99 (u + Wx)``) whose potential is the output
 (:class:`ReadoutSpec` kind ``"membrane"``). No biases.
 
-Backward: the paper's spike-based (rate) approximation, per spiking layer
-(:class:`LeeFunction`). A neuron's total input ``net = sum_t y[t]`` and its spike
-count ``Total = sum_t s[t]`` are related by ``Total ~ net / V_th`` (IF), corrected
-for the leak: ``dTotal/dnet = (1 / V_th) (1 + ln(leak) LF / Total)``, where
-``LF = sum_t leak^(T-t) s[t]`` is the spike train filtered with the leak (the
-count each spike still "holds" at the end of the window). ``LF / Total`` is in
-``(0, 1]`` and ``ln(leak) <= 0``, so the correction shrinks the derivative of
-leaky neurons and vanishes for IF ones (the pooling neurons, ``ln 1 = 0``).
-Neurons that never fired get a zero derivative (the rate model's ``relu``).
+Backward (:class:`LeeFunction`), as the public code computes it (``LIF_sNeuron``,
+``grad_cal`` and its gradient hooks): a spike's derivative with respect to the
+membrane is ``1 / V_th`` at the steps where the neuron fires (0 elsewhere), scaled
+by the leak correction ``NG = 1 + ln(leak) LF / Total``: ``Total = sum_t s[t]`` is
+the neuron's spike count over the window and ``LF`` its leak-filtered count
+(``LF = leak LF + s`` each step; ``LF / Total`` is in ``(0, 1]``, so the correction
+shrinks the derivative of leaky neurons). Neurons that never fired get 0. Through
+time the membrane's gradient passes unchanged (the leak is not differentiated: the
+correction stands for it) and stops at a spike (the hard reset ``u - u`` has
+derivative 0). So, backwards from ``dL/du[T] = 0``::
 
-In time: the spikes are taken as spread evenly over the window, so the gradient
-of the count is the mean over steps of the gradient of the spikes, ``dL/dTotal =
-mean_t dL/ds[t]``, and every step's input current gets the gradient of ``net``,
-``dL/dy[t] = dL/dnet``; a weight's gradient is then the paper's ``dL/dnet x
-(summed input spikes)``. The readout and the loss are true gradients (autograd).
+    dL/dy[t] = dL/du[t] = s[t] g[t] NG / V_th + (1 - s[t]) dL/du[t+1]
 
-Loss (the public code's): squared error between the output membrane at the end
-of the window divided by ``T`` and the one-hot label, ``L = 1/2 sum (u[T]/T -
-onehot)^2`` averaged over the batch. Optimizer: Adam.
+for ``g[t] = dL/ds[t]``: every input current gets the gradient of the neuron's
+next spike. The IF pooling neurons (``leak = 1``) run the same recursion with a
+spike derivative of 1 (the code's ``Pooling_sNeuron`` does not divide by its 0.75
+threshold). The readout and the loss are true gradients (autograd through the
+runtime's step; the public code also skips the readout's leak in its gradient).
+
+Loss (the public code's ``MSELoss(size_average=False)``): squared error between
+the output membrane at the end of the window divided by ``V_th T`` (``V_th`` = 1)
+and the one-hot label, ``L = sum (u[T]/T - onehot)^2``, here averaged over the
+batch (so that the step does not scale with the batch size). Optimizer: Adam (the
+code's SGD with lr 0.0085 did not suit the few-step event frames).
 """
 
 from __future__ import annotations
@@ -62,55 +67,70 @@ def _forward(y: torch.Tensor, params: NeuronParams
     return s_all, s_all.sum(0), lf
 
 
-def lee_derivative(total: torch.Tensor, lf: torch.Tensor, params: NeuronParams
-                   ) -> torch.Tensor:
-    """``dTotal/dnet = (1 / V_th) (1 + ln(leak) LF / Total)``, 0 where ``Total == 0``.
+def leak_correction(total: torch.Tensor, lf: torch.Tensor, leak: float) -> torch.Tensor:
+    """The code's ``grad_cal``: ``NG = 1 + ln(leak) LF / Total``, 0 where ``Total == 0``.
 
     Args:
         total: ``(B, ...)`` spike counts over the window.
         lf: ``(B, ...)`` leak-filtered spike counts (``LF = leak LF + s`` each step).
-        params: the layer's neuron (``decay`` is the leak, ``threshold`` ``V_th``).
+        leak: the neurons' membrane factor per step.
     """
-    ratio = lf / total.clamp(min=1.0)
-    d = (1.0 + math.log(params.decay) * ratio) / params.threshold
-    return torch.where(total > 0, d, torch.zeros_like(d))
+    ng = 1.0 + math.log(leak) * lf / total.clamp(min=1.0)
+    return torch.where(total > 0, ng, torch.zeros_like(ng))
+
+
+def lee_grad(g: torch.Tensor, s: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
+    """``dL/dy`` ``(T, B, ...)`` of a layer for ``g = dL/ds`` and its spikes ``s``.
+
+    ``scale`` (``(B, ...)`` or a number) is the spike derivative at a firing step:
+    ``NG / V_th`` for the leaky neurons, 1 for the pooling ones. Backwards:
+    ``dL/dy[t] = s[t] g[t] scale + (1 - s[t]) dL/dy[t+1]``.
+    """
+    out = torch.empty_like(g)
+    acc = torch.zeros_like(g[0])
+    for t in range(g.shape[0] - 1, -1, -1):
+        acc = torch.where(s[t] > 0, g[t] * scale, acc)
+        out[t] = acc
+    return out
 
 
 class LeeFunction(torch.autograd.Function):
     """One spiking layer: the runtime neuron forward, the paper's backward.
 
-    ``apply(y, params)`` returns the ``(T, B, ...)`` spikes for the ``(T, B, ...)``
-    input currents ``y``; its backward is ``dL/dy[t] = mean_s(dL/ds[s]) *
-    dTotal/dnet`` for every ``t`` (see the module docstring).
+    ``apply(y, params, pool)`` returns ``(s, total, lf)`` for the ``(T, B, ...)``
+    input currents ``y``: the spikes, their counts and leak-filtered counts; only
+    ``s`` carries a gradient (:func:`lee_grad`). ``pool``: an IF pooling layer
+    (spike derivative 1, no leak correction).
     """
 
     @staticmethod
-    def forward(y: torch.Tensor, params: NeuronParams) -> torch.Tensor:
-        s, total, lf = _forward(y, params)
-        return s, total, lf
+    def forward(y: torch.Tensor, params: NeuronParams, pool: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return _forward(y, params)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
-        _, params = inputs
-        _, total, lf = output
+        _, params, pool = inputs
+        s, total, lf = output
         ctx.mark_non_differentiable(total, lf)
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(total, lf)
-        ctx.params = params
+        ctx.save_for_backward(s, total, lf)
+        ctx.params, ctx.pool = params, pool
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor | None, *_: Any
-                 ) -> tuple[torch.Tensor | None, None]:
+                 ) -> tuple[torch.Tensor | None, None, None]:
         if g is None:
-            return None, None
-        total, lf = ctx.saved_tensors
-        d_net = g.mean(0) * lee_derivative(total, lf, ctx.params)
-        return d_net.unsqueeze(0).expand_as(g).contiguous(), None
+            return None, None, None
+        s, total, lf = ctx.saved_tensors
+        p: NeuronParams = ctx.params
+        scale = 1.0 if ctx.pool else leak_correction(total, lf, p.decay) / p.threshold
+        return lee_grad(g, s, scale), None, None
 
 
-def lee_layer(y: torch.Tensor, params: NeuronParams) -> torch.Tensor:
+def lee_layer(y: torch.Tensor, params: NeuronParams, pool: bool = False) -> torch.Tensor:
     """``(T, B, ...)`` spikes of a spiking layer under Lee et al.'s backward."""
-    return LeeFunction.apply(y, params)[0]
+    return LeeFunction.apply(y, params, pool)[0]
 
 
 @dataclass(frozen=True)
@@ -145,9 +165,12 @@ class Lee(Rule):
     def output_neuron(self) -> NeuronParams:
         return rule_neuron("lee_readout", decay=self.leak)
 
+    def pool_neuron(self) -> NeuronParams:
+        """The IF neuron after each average pooling."""
+        return rule_neuron("lee_pool", threshold=self.pool_threshold)
+
     def pool(self, name: str, k: int) -> Pool2dSpec:
-        return Pool2dSpec(name, "avg", (k, k), (k, k),
-                          neuron=rule_neuron("lee_pool", threshold=self.pool_threshold))
+        return Pool2dSpec(name, "avg", (k, k), (k, k), neuron=self.pool_neuron())
 
     def readout(self) -> ReadoutSpec:
         return ReadoutSpec(kind="membrane")
@@ -155,21 +178,21 @@ class Lee(Rule):
     def neuron_layer(self, y: torch.Tensor, params: NeuronParams) -> torch.Tensor:
         if not params.spiking:  # the readout: a true gradient, through autograd
             return super().neuron_layer(y, params)
-        return lee_layer(y, params)
+        return lee_layer(y, params, pool=params == self.pool_neuron())
 
     def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return readout_loss(out, F.one_hot(labels, out.shape[-1]).to(out.dtype))
 
 
 def readout_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``1/2 sum (u[T] / T - target)^2`` over the outputs, mean over the batch.
+    """``sum (u[T] / T - target)^2`` over the outputs, mean over the batch.
 
     Args:
         out: ``(T, B, n_out)`` readout membranes.
         target: ``(B, n_out)`` one-hot labels.
     """
     d = out[-1] / out.shape[0] - target
-    return 0.5 * (d * d).sum() / out.shape[1]
+    return (d * d).sum() / out.shape[1]
 
 
 RULE = Lee
