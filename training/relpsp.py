@@ -37,7 +37,13 @@ dL/dtau_j (t - 1 - tau_j) / i_j`` (through its synapse), linear in ``t`` over th
 causal window. Either way the time gradient is the slope of ``dL/ds`` at the spike,
 ``dL/dtau = g[n] - g[n - 1]`` (``g[1] - g[0]`` when ``n = 0``, exact unless a
 neuron above fires at step 0 as well), and the backward returns ``dL/dy[t'] =
-dL/dtau * dtau/dy[t']``. Silent neurons pass no gradient (as in the paper).
+dL/dtau * dtau/dy[t']``.
+
+Silent neurons have no spike time, so the paper's gradient leaves them silent for
+good (a dead label neuron never learns to fire). Our addition, ``silent_push``
+(0 = the paper): where the loss wants a silent neuron earlier (``dL/dtau > 0``), its
+inputs get ``dL/dy[t'] = -silent_push * dL/dtau * (T - t') / (T * theta)``, the
+direction that raises its last membrane ``u[T-1] = sum_t' y[t'] (T - t')``.
 
 Loss (the public code's): cross-entropy over the negative output spike times
 ``-t / time_scale``; class scores ``-t`` (the earliest output neuron wins, the
@@ -107,6 +113,15 @@ def time_grad_to_input(d_tau: torch.Tensor, n: torch.Tensor, fired: torch.Tensor
     return torch.where(causal, -d_tau * (tau - steps + 1.0) / safe, torch.zeros_like(steps * tau))
 
 
+def silent_grad(d_tau: torch.Tensor, fired: torch.Tensor, n_steps: int, threshold: float,
+                push: float) -> torch.Tensor:
+    """``(T, B, ...)`` pseudo gradient of silent neurons (``silent_push``, module docstring)."""
+    steps = torch.arange(n_steps, dtype=d_tau.dtype, device=d_tau.device).reshape(
+        -1, *[1] * d_tau.dim())
+    want = torch.where(fired, torch.zeros_like(d_tau), d_tau.clamp(min=0.0))
+    return -push * want * (n_steps - steps) / (n_steps * threshold)
+
+
 def slope_at_spike(g: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     """``g[n] - g[n - 1]`` per neuron (``g[1] - g[0]`` where ``n = 0``): the time gradient
     carried by ``g = dL/ds`` ``(T, B, ...)`` (see the module docstring)."""
@@ -119,11 +134,12 @@ def slope_at_spike(g: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
 class RelpspFunction(torch.autograd.Function):
     """One ReL-PSP layer: the runtime neuron forward, the spike-timing backward.
 
-    ``apply(y, params)`` returns the ``(T, B, ...)`` spikes.
+    ``apply(y, params, silent_push)`` returns the ``(T, B, ...)`` spikes (and, without
+    gradient, ``v`` and ``i``; see :func:`_forward`).
     """
 
     @staticmethod
-    def forward(y: torch.Tensor, params: NeuronParams
+    def forward(y: torch.Tensor, params: NeuronParams, silent_push: float = 0.0
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return _forward(y, params)
 
@@ -133,15 +149,20 @@ class RelpspFunction(torch.autograd.Function):
         ctx.mark_non_differentiable(v, i)
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(s, v, i)
+        ctx.threshold, ctx.push = inputs[1].threshold, inputs[2]
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None]:
+    def backward(ctx: Any, g: torch.Tensor | None, *_: Any
+                 ) -> tuple[torch.Tensor | None, None, None]:
         if g is None:
-            return None, None
+            return None, None, None
         s, v, i = ctx.saved_tensors
         n, fired, tau, i_n = spike_times(s, v, i)
         d_tau = slope_at_spike(g, n)
-        return time_grad_to_input(d_tau, n, fired, tau, i_n, s.shape[0]), None
+        grad = time_grad_to_input(d_tau, n, fired, tau, i_n, s.shape[0])
+        if ctx.push:
+            grad = grad + silent_grad(d_tau, fired, s.shape[0], ctx.threshold, ctx.push)
+        return grad, None, None
 
 
 class SpikeTimeFunction(torch.autograd.Function):
@@ -165,9 +186,10 @@ class SpikeTimeFunction(torch.autograd.Function):
         return time_grad_to_input(g, n, fired, tau, i_n, s.shape[0]), None
 
 
-def relpsp_layer(y: torch.Tensor, params: NeuronParams) -> torch.Tensor:
+def relpsp_layer(y: torch.Tensor, params: NeuronParams, silent_push: float = 0.0
+                 ) -> torch.Tensor:
     """``(T, B, ...)`` spikes of a ReL-PSP layer for its input currents ``y``."""
-    return RelpspFunction.apply(y, params)[0]
+    return RelpspFunction.apply(y, params, silent_push)[0]
 
 
 def output_times(out: torch.Tensor) -> torch.Tensor:
@@ -184,10 +206,13 @@ class Relpsp(Rule):
     Attributes:
         threshold: firing threshold ``theta``.
         time_scale: the loss's logits are ``-t / time_scale`` (``t`` in steps).
+        silent_push: pseudo gradient of silent neurons (0 = the paper's none; see the
+            module docstring).
     """
 
     threshold: float = 1.0
     time_scale: float = 1.0
+    silent_push: float = 1.0
     lr: float = 1e-3
     init_gain: float = 4.0
 
@@ -202,6 +227,8 @@ class Relpsp(Rule):
             raise ValueError(f"relpsp: threshold must be > 0, got {self.threshold}")
         if not self.time_scale > 0:
             raise ValueError(f"relpsp: time_scale must be > 0, got {self.time_scale}")
+        if not self.silent_push >= 0:
+            raise ValueError(f"relpsp: silent_push must be >= 0, got {self.silent_push}")
 
     def hidden_neuron(self) -> NeuronParams:
         return rule_neuron("relpsp", threshold=self.threshold)
@@ -210,7 +237,7 @@ class Relpsp(Rule):
         return ReadoutSpec(kind="first_spike")
 
     def neuron_layer(self, y: torch.Tensor, params: NeuronParams) -> torch.Tensor:
-        return relpsp_layer(y, params)
+        return relpsp_layer(y, params, self.silent_push)
 
     def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(-output_times(out) / self.time_scale, labels)

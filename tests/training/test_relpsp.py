@@ -4,6 +4,7 @@ rule's network, and a tiny ``spikestream train --rule relpsp`` run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,15 @@ def test_silent_neuron_passes_no_gradient() -> None:
     s = relpsp_layer(y, P)
     assert float(s.detach().sum()) == 0.0 and float(output_times(s.detach())) == 3.0
     output_times(s).sum().backward()
+    assert y.grad.abs().sum() == 0.0  # the paper: no spike, no gradient
+    # silent_push: a loss that wants it earlier raises its inputs, earlier ones more
+    # (dL/dy[t'] = -push * dL/dtau * (T - t') / (T * theta), dL/dtau = 1 here)
+    y.grad = None
+    output_times(relpsp_layer(y, P, 0.5)).sum().backward()
+    assert y.grad.flatten().tolist() == pytest.approx([-0.5 * k / 3 for k in (3, 2, 1)])
+    # ... but never pushes one that the loss wants later
+    y.grad = None
+    (-output_times(relpsp_layer(y, P, 0.5))).sum().backward()
     assert y.grad.abs().sum() == 0.0
 
 
@@ -113,12 +123,19 @@ def test_train_a_tiny_model_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.safetensors"
     rc = main(["train", "--rule", "relpsp", "--data", str(tiny_nmnist), "--out", str(out),
-               "--epochs", "3", "--steps", "6", "--dt-ms", "20", "--channels", "3,6",
+               "--epochs", "5", "--steps", "6", "--dt-ms", "20", "--channels", "3,6",
                "--kernel", "3", "--downsample", "3", "--batch-size", "8",
                "--val-fraction", "0.25", "--lr", "0.02", "--seed", "1"])
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "epoch 3/3" in text and f"wrote {out}" in text
+    assert "epoch 5/5" in text and f"wrote {out}" in text
     model = load_model(out)
     assert model.spec.provenance["rule"] == "relpsp"
     assert model.spec.readout.kind == "first_spike"
+    acc = model.spec.provenance["validation_accuracy"]
+    assert acc >= 0.75  # it learns (chance 1/3; 100% here, 67% without silent_push)
+    # the runtime's first_spike readout on the exported file decides as training did
+    assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--split", "val",
+                 "--json"]) == 0
+    val = json.loads(capsys.readouterr().out)
+    assert val["n"] == 9 and abs(val["accuracy"] - acc) <= 1 / 9 + 1e-9
