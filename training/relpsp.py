@@ -47,8 +47,10 @@ direction that raises its last membrane ``u[T-1] = sum_t' y[t'] (T - t')``.
 
 Loss (the public code's): cross-entropy over the negative output spike times
 ``-t / time_scale``; class scores ``-t`` (the earliest output neuron wins, the
-runtime's ``"first_spike"`` readout). Pooling: average pooling of spikes, no
-neuron. No biases. Optimizer Adam.
+runtime's ``"first_spike"`` readout; with ``window_steps`` set, the readout resets
+the network every that many steps, the paper's sample window, which a live stream
+needs since a neuron fires once until a reset: pass the training's ``--steps``).
+Pooling: average pooling of spikes, no neuron. No biases. Optimizer Adam.
 """
 
 from __future__ import annotations
@@ -208,11 +210,14 @@ class Relpsp(Rule):
         time_scale: the loss's logits are ``-t / time_scale`` (``t`` in steps).
         silent_push: pseudo gradient of silent neurons (0 = the paper's none; see the
             module docstring).
+        window_steps: if > 0, the exported readout resets the network state every
+            ``window_steps`` steps (``state_policy="reset_every"``); 0: never.
     """
 
     threshold: float = 1.0
     time_scale: float = 1.0
     silent_push: float = 1.0
+    window_steps: int = 0
     lr: float = 1e-3
     init_gain: float = 4.0
 
@@ -229,11 +234,16 @@ class Relpsp(Rule):
             raise ValueError(f"relpsp: time_scale must be > 0, got {self.time_scale}")
         if not self.silent_push >= 0:
             raise ValueError(f"relpsp: silent_push must be >= 0, got {self.silent_push}")
+        if self.window_steps < 0:
+            raise ValueError(f"relpsp: window_steps must be >= 0, got {self.window_steps}")
 
     def hidden_neuron(self) -> NeuronParams:
         return rule_neuron("relpsp", threshold=self.threshold)
 
     def readout(self) -> ReadoutSpec:
+        if self.window_steps > 0:
+            return ReadoutSpec(kind="first_spike", state_policy="reset_every",
+                               reset_every_steps=self.window_steps)
         return ReadoutSpec(kind="first_spike")
 
     def neuron_layer(self, y: torch.Tensor, params: NeuronParams) -> torch.Tensor:

@@ -117,6 +117,21 @@ def test_rule_network_and_settings() -> None:
     assert all(n == rule_neuron("relpsp", threshold=1.5) for n in neurons)
     with pytest.raises(ValueError, match="threshold"):
         get_rule("relpsp", threshold="0")
+    assert spec.readout.state_policy == "continuous"
+    windowed = get_rule("relpsp", window_steps="16").readout()
+    assert windowed.state_policy == "reset_every" and windowed.reset_every_steps == 16
+
+
+def test_spike_at_step_zero() -> None:
+    # u[0] = 1.5 > 1: n = 0, tau = 0 - 0.5 / 1.5; the input's time is -1:
+    # dtau/dy[0] = (-1 - tau) / 1.5 (the slope is read as g[1] - g[0])
+    y = _col([1.5, 0.0, 0.0])
+    s = relpsp_layer(y, P)
+    assert s.detach().flatten().tolist() == [1, 0, 0]
+    tau = -0.5 / 1.5
+    assert float(SpikeTimeFunction.apply(y, P).detach()) == pytest.approx(tau)
+    output_times(s).sum().backward()
+    assert y.grad.flatten().tolist() == pytest.approx([(-1 - tau) / 1.5, 0.0, 0.0])
 
 
 def test_train_a_tiny_model_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
