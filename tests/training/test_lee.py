@@ -11,6 +11,7 @@ gradients and are checked with ``torch.autograd.gradcheck`` in float64.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -139,10 +140,18 @@ def test_train_a_tiny_model_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "lee.safetensors"
     rc = main(["train", "--rule", "lee", "--data", str(tiny_nmnist), "--out", str(out),
-               "--epochs", "1", "--steps", "6", "--dt-ms", "20", "--channels", "3,6",
-               "--kernel", "3", "--downsample", "3", "--batch-size", "8", "--lr", "0.01"])
+               "--seed", "2", "--epochs", "8", "--steps", "20", "--dt-ms", "5",
+               "--channels", "4,8", "--kernel", "3", "--downsample", "2", "--batch-size", "8",
+               "--val-fraction", "0.25", "--lr", "0.01"])
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "epoch 1/1" in text and f"wrote {out}" in text
+    assert "epoch 8/8" in text and f"wrote {out}" in text
     model = load_model(out)
-    assert model.spec.provenance["rule"] == "lee" and model.spec.readout.kind == "membrane"
+    prov = model.spec.provenance
+    assert prov["rule"] == "lee" and model.spec.readout.kind == "membrane"
+    assert prov["validation_accuracy"] >= 0.5  # it learns (chance is 1/3)
+    # the runtime's Engine on the exported file decides as the training forward did
+    assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--split", "val",
+                 "--json"]) == 0
+    val = json.loads(capsys.readouterr().out)
+    assert val["n"] == 9 and abs(val["accuracy"] - prov["validation_accuracy"]) <= 1 / 9 + 1e-9
