@@ -21,7 +21,6 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from ..runtime.functional import synapse
 from ..runtime.layers import Conv2dSpec
 from ..runtime.spec import ModelSpec
 from .network import SpikingNet, _key
@@ -80,24 +79,10 @@ class BpstaNet(SpikingNet):
                 w[f"{name}.weight"], w.get(f"{name}.bias"), bn)
         return w
 
-    def forward(self, x: torch.Tensor, record: dict[str, torch.Tensor] | None = None
-                ) -> torch.Tensor:
-        """As :meth:`SpikingNet.forward`, with the batch-norms (see the module docstring)."""
-        want = self.spec.input.shape
-        if x.dim() != 5 or tuple(x.shape[2:]) != want:
-            raise ValueError(f"input frames: expected (T, B, {', '.join(map(str, want))}), "
-                             f"got {tuple(x.shape)}")
-        w = self.raw_weights()
-        n_steps, batch = x.shape[:2]
-        for layer, shape in zip(self.spec.layers, self.shapes, strict=True):
-            y = synapse(layer, x.reshape(n_steps * batch, *x.shape[2:]), w)
-            key = _key(layer.name)
-            if key in self.bns:
-                y = self.bns[key](y)
-            y = y.reshape(n_steps, batch, *shape)
-            if layer.neuron is not None:
-                y = self.rule.neuron_layer(y, layer.neuron)
-            if record is not None:
-                record[layer.name] = y
-            x = y
-        return x
+    def forward_weights(self) -> dict[str, torch.Tensor]:
+        """The forward uses the raw conv parameters and the batch-norms."""
+        return self.raw_weights()
+
+    def after_synapse(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        bn = self.bns[_key(name)] if _key(name) in self.bns else None
+        return y if bn is None else bn(y)

@@ -69,6 +69,15 @@ class SpikingNet(nn.Module):
         """The parameters by runtime tensor name."""
         return {n: self.params[_key(n)] for n in self.spec.tensor_shapes()}
 
+    def forward_weights(self) -> dict[str, torch.Tensor]:
+        """The tensors the training forward uses (default: :meth:`weights`)."""
+        return self.weights()
+
+    def after_synapse(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        """Training-only stage between layer ``name``'s synapse and its neuron, on
+        ``(T*B, *shape)`` (default: none; BPSTA's batch-norm goes here)."""
+        return y
+
     def forward(self, x: torch.Tensor, record: dict[str, torch.Tensor] | None = None
                 ) -> torch.Tensor:
         """Run ``T`` steps from the zero state.
@@ -85,11 +94,11 @@ class SpikingNet(nn.Module):
         if x.dim() != 5 or tuple(x.shape[2:]) != want:
             raise ValueError(f"input frames: expected (T, B, {', '.join(map(str, want))}), "
                              f"got {tuple(x.shape)}")
-        w = self.weights()
+        w = self.forward_weights()
         n_steps, batch = x.shape[:2]
         for layer, shape in zip(self.spec.layers, self.shapes, strict=True):
             y = synapse(layer, x.reshape(n_steps * batch, *x.shape[2:]), w)
-            y = y.reshape(n_steps, batch, *shape)
+            y = self.after_synapse(layer.name, y).reshape(n_steps, batch, *shape)
             if layer.neuron is not None:
                 y = self.rule.neuron_layer(y, layer.neuron)
             if record is not None:
