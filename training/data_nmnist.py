@@ -23,6 +23,7 @@ from ..streams.readers.nmnist import (
     read_nmnist_folder,
 )
 from .data import Binning, FrameSet, pack_frames
+from .datasets import Dataset, DatasetFormat, Sample
 
 NMNIST_CLASSES = tuple(str(d) for d in range(10))
 """Class names: the digits."""
@@ -96,3 +97,15 @@ def load_nmnist(
     if cache:
         _CACHE[key] = data
     return data
+
+
+def open_nmnist_dataset(root: str | os.PathLike[str]) -> Dataset:
+    """An N-MNIST folder as a :class:`~.datasets.Dataset` (one sample per ``.bin``)."""
+    root = Path(root)
+    samples = tuple(Sample(p.relative_to(root).as_posix(), label, p)
+                    for p, label in read_nmnist_folder(root))
+    return Dataset(root, "nmnist", NMNIST_SENSOR_SIZE, NMNIST_CLASSES, samples, read_events)
+
+
+LAYOUT = DatasetFormat("nmnist", "a folder of <label>/<id>.bin N-MNIST files with labels.csv",
+                       is_nmnist_folder, open_nmnist_dataset)
