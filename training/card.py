@@ -2,8 +2,10 @@
 
 ``spikestream train`` writes ``<out>.md`` next to ``<out>.safetensors``: the rule
 and its paper, the architecture (layers and neurons), ``T`` and ``dt``, the input
-stage, the data and split, the validation accuracy, the training time and the
-commands that made and evaluate it.
+stage, the data and its train/validation/test split, the validation accuracy (which
+chose the epoch) and the test accuracy (measured once, after training, through the
+runtime's Engine on samples never seen), the training time and the commands that
+made and evaluate it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def render_card(spec: ModelSpec, size_bytes: int, command: str | None = None,
     p = spec.provenance
     data, tr = p.get("data", {}), p.get("training", {})
     acc = p.get("validation_accuracy")
+    test_acc = p.get("test_accuracy")
+    n_test = data.get("n_test", 0) or 0
     inp = spec.input
     n_steps = p.get("n_steps")
     span = "" if n_steps is None else f" ({n_steps * spec.dt_us / 1000:g} ms per sample)"
@@ -56,16 +60,18 @@ def render_card(spec: ModelSpec, size_bytes: int, command: str | None = None,
         "",
         "| | |",
         "|---|---|",
+        *([f"| test accuracy | **{100 * test_acc:.1f} %** on {n_test} test samples never "
+           f"seen in training (runtime Engine) |"] if test_acc is not None else []),
         f"| validation accuracy | **{100 * acc:.1f} %** on {data.get('n_val', '?')} held-out "
         f"recordings |" if acc is not None else "| validation accuracy | (none held out) |",
         f"| T, dt | {n_steps} steps of {spec.dt_us / 1000:g} ms{span} |",
         f"| input | sensor {inp.sensor_size[0]}x{inp.sensor_size[1]}, downsample "
         f"{inp.downsample[0]}x{inp.downsample[1]}, polarity {inp.polarity}, {inp.mode} "
         f"-> {'x'.join(map(str, inp.shape))} |",
-        f"| data | `{data.get('source', '?')}`: {data.get('n_train', '?')} training, "
-        f"{data.get('n_val', '?')} held out (stratified, {data.get('val_fraction', '?')} "
-        f"of each class, seed {data.get('split_seed', '?')}); spatial jitter "
-        f"{data.get('jitter_px', 0)} px |",
+        f"| data | `{data.get('source', '?')}`: {data.get('n_train', '?')} train / "
+        f"{data.get('n_val', '?')} val / {n_test} test (stratified: "
+        f"{data.get('val_fraction', '?')} and {data.get('test_fraction', 0)} of each class, "
+        f"split seed {data.get('split_seed', '?')}); {_augment(data)} |",
         f"| training | {tr.get('epochs', '?')} epochs (best {tr.get('best_epoch', '?')}, "
         f"stopped by {tr.get('stopped', '?')}), batch {tr.get('batch_size', '?')}, "
         f"{tr.get('seconds', '?')} s on {tr.get('threads', '?')} CPU threads |",
@@ -91,7 +97,22 @@ def render_card(spec: ModelSpec, size_bytes: int, command: str | None = None,
     lines += ["", "The validation accuracy is that of the epoch kept (the best on the "
               "held-out recordings); `spikestream eval --split val` measures it again through "
               "the runtime's Engine."]
+    if test_acc is not None:
+        lines += ["", "The epoch was chosen on the validation part; the test part was never "
+                  "seen in training nor in that choice, and its accuracy was measured once, "
+                  "on the exported weights through the runtime's Engine "
+                  "(`spikestream eval --split test` repeats it)."]
     return "\n".join(lines) + "\n"
+
+
+def _augment(data: dict[str, Any]) -> str:
+    """``spatial jitter 2 px, drop events 0.1, time jitter 1000 µs`` (what was on)."""
+    bits = [f"spatial jitter {data.get('jitter_px', 0)} px"]
+    if data.get("drop_events"):
+        bits.append(f"drop events p={data['drop_events']:g}")
+    if data.get("time_jitter_us"):
+        bits.append(f"time jitter {data['time_jitter_us']:g} µs")
+    return ", ".join(bits)
 
 
 def _n(shape: tuple[int, ...]) -> int:

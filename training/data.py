@@ -9,8 +9,10 @@ engine builds live (DESIGN.md, contract 4). Frames are kept as the smallest
 unsigned integer type that holds their counts (exact, 4x smaller than float32).
 
 :func:`stratified_split` holds out a fraction of every class, deterministically by
-seed; :func:`batches` iterates shuffled mini-batches ``(T, B, C, H, W)`` with an
-optional spatial jitter (:class:`Jitter`).
+seed; :func:`split_indices` cuts train/validation/test parts the same way, the test
+part drawn apart so that it never depends on the training seed; :func:`batches`
+iterates shuffled mini-batches ``(T, B, C, H, W)`` with an optional spatial jitter
+(:class:`Jitter`).
 """
 
 from __future__ import annotations
@@ -47,19 +49,22 @@ class Binning:
         if int(self.n_steps) != self.n_steps or self.n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {self.n_steps!r}")
 
-    def frames(self, events: np.ndarray) -> tuple[np.ndarray, int]:
-        """Bin one time-ordered recording.
+    def frames(self, events: np.ndarray, t0_us: int | None = None) -> tuple[np.ndarray, int]:
+        """Bin one time-ordered recording (or a labelled segment of one).
 
         Args:
             events: ``(N,)`` EVENT_DTYPE.
+            t0_us: the grid anchor, µs (a segment's ``t_start_us``); None anchors at
+                the first event's window (a whole recording), as the live Windower.
 
         Returns:
             ``(frames, n_used)``: ``(T, C, H, W)`` float32 counts and the number of
             events inside the ``T`` windows (and inside the crop).
         """
         stage = InputStage(self.input)
-        windows = bin_events(events, self.dt_us, t0_us=0 if not len(events) else None,
-                             n_windows=self.n_steps)
+        if t0_us is None and not len(events):
+            t0_us = 0
+        windows = bin_events(events, self.dt_us, t0_us=t0_us, n_windows=self.n_steps)
         out = np.zeros((self.n_steps, *stage.shape), np.float32)
         used = 0
         for k, w in enumerate(windows):
@@ -141,6 +146,63 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int
     v = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
     t = np.setdiff1d(np.arange(len(labels)), v)
     return t.astype(np.int64), v.astype(np.int64)
+
+
+TEST_STREAM = 0x7E57
+"""Second word of the test part's generator seed ``[split_seed, TEST_STREAM]``: a
+stream of its own, so the test part depends on nothing but the labels, the test
+fraction and the split seed."""
+
+
+def split_indices(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic stratified train/validation/test split.
+
+    Of each class ``c`` of ``n_c`` samples, ``round(test_fraction * n_c)`` go to the
+    test part, drawn first with their own generator (``[seed, TEST_STREAM]``), so the
+    test part does not depend on ``val_fraction``; then ``round(val_fraction * n_c)``
+    of the rest go to the validation part, drawn exactly as :func:`stratified_split`
+    draws (one generator from ``seed``, classes in order). With ``test_fraction = 0``
+    the validation part is therefore ``stratified_split(labels, val_fraction,
+    seed)[1]``, the split recorded in older models' provenance.
+
+    ``seed`` is the *split* seed (``spikestream train --split-seed``), not the seed
+    of the weights and shuffles: runs with different training seeds share one
+    validation and one untouched test part.
+
+    Args:
+        labels: ``(N,)`` class indices.
+        val_fraction, test_fraction: each in ``[0, 1)``, their sum below 1.
+        seed: the split seed.
+
+    Returns:
+        ``(train_idx, val_idx, test_idx)``, each sorted int64, disjoint, covering
+        ``0..N-1``.
+    """
+    for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= f < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {f}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(f"val_fraction + test_fraction must be below 1, got "
+                         f"{val_fraction} + {test_fraction}")
+    labels = np.asarray(labels)
+    test_rng = np.random.default_rng([seed, TEST_STREAM])
+    val_rng = np.random.default_rng(seed)
+    test: list[np.ndarray] = [np.zeros(0, np.int64)]
+    val: list[np.ndarray] = [np.zeros(0, np.int64)]
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k_test = int(round(test_fraction * len(idx))) if test_fraction > 0 else 0
+        if k_test:
+            held = test_rng.permutation(idx)[:k_test]
+            test.append(held)
+            idx = np.setdiff1d(idx, held)
+        k_val = int(round(val_fraction * (len(idx) + k_test)))
+        val.append(val_rng.permutation(idx)[:min(k_val, len(idx))])
+    te = np.sort(np.concatenate(test)).astype(np.int64)
+    va = np.sort(np.concatenate(val)).astype(np.int64)
+    tr = np.setdiff1d(np.arange(len(labels)), np.concatenate([te, va])).astype(np.int64)
+    return tr, va, te
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,7 @@
 The layout of ../shared/data/nmnist-1k (Orchard et al. 2015; the files are read by
 :mod:`spikestream.streams.readers.nmnist`, the same reader a user's replay uses).
 Each recording (~300 ms, three saccades) is binned into ``T`` frames of ``dt_us`` by
-:class:`~.data.Binning`. Loaded sets are cached in memory per process, keyed by the
-folder and the binning, so a loop that evaluates the same folder twice reads it once.
+:func:`~.frames.load_frames` (cached in memory per process).
 """
 
 from __future__ import annotations
@@ -15,24 +14,21 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime.spec import InputSpec
-from ..streams.errors import FormatError
 from ..streams.readers.nmnist import (
     LABELS_FILE,
     NMNIST_SENSOR_SIZE,
     open_nmnist,
     read_nmnist_folder,
 )
-from .data import Binning, FrameSet, pack_frames
+from .data import Binning, FrameSet
 from .datasets import Dataset, DatasetFormat, Sample
+from .frames import load_frames
 
 NMNIST_CLASSES = tuple(str(d) for d in range(10))
 """Class names: the digits."""
 
 NMNIST_INPUT = InputSpec(sensor_size=NMNIST_SENSOR_SIZE, polarity="split", mode="count")
 """The default input stage: the full 34x34 ATIS crop, one channel per polarity."""
-
-_CACHE: dict[tuple[str, Binning, int | None], FrameSet] = {}
-
 
 def is_nmnist_folder(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a folder with an N-MNIST ``labels.csv``."""
@@ -52,7 +48,8 @@ def load_nmnist(
     limit: int | None = None,
     cache: bool = True,
 ) -> FrameSet:
-    """Read and bin every recording of an N-MNIST folder.
+    """Read and bin every recording of an N-MNIST folder (:func:`~.frames.load_frames`
+    of :func:`open_nmnist_dataset`).
 
     Args:
         root: folder with ``labels.csv`` (``file,label``) and the ``.bin`` files.
@@ -64,39 +61,7 @@ def load_nmnist(
         FormatError: a bad labels file or recording (naming it), or an input spec for
             another sensor.
     """
-    root = Path(root)
-    key = (str(root.resolve()), binning, limit)
-    if cache and key in _CACHE:
-        return _CACHE[key]
-    if tuple(binning.input.sensor_size[:2]) != NMNIST_SENSOR_SIZE[:2]:
-        w, h = binning.input.sensor_size[:2]
-        raise FormatError(root, f"N-MNIST recordings are 34x34, but the model input expects "
-                                f"{w}x{h}")
-    items = read_nmnist_folder(root)
-    if limit is not None:
-        items = items[:limit]
-    if not items:
-        raise FormatError(root / LABELS_FILE, "lists no recordings")
-    frames, n_events, n_used = [], [], []
-    for path, _ in items:
-        ev = read_events(path)
-        f, used = binning.frames(ev)
-        frames.append(f)
-        n_events.append(len(ev))
-        n_used.append(used)
-    data = FrameSet(
-        frames=pack_frames(frames),
-        labels=np.array([label for _, label in items], np.int64),
-        classes=NMNIST_CLASSES,
-        binning=binning,
-        names=[p.relative_to(root).as_posix() for p, _ in items],
-        n_events=np.array(n_events, np.int64),
-        n_used=np.array(n_used, np.int64),
-        source=str(root),
-    )
-    if cache:
-        _CACHE[key] = data
-    return data
+    return load_frames(open_nmnist_dataset(root), binning, limit, cache)
 
 
 def open_nmnist_dataset(root: str | os.PathLike[str]) -> Dataset:

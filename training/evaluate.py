@@ -1,6 +1,7 @@
 """Evaluate a model file the way it runs live: through the runtime's Engine.
 
-Each recording is cut into the model's ``dt_us`` windows by
+Each sample of a labelled :class:`~.datasets.Dataset` (any registered layout) is
+cut into the model's ``dt_us`` windows by
 :func:`~spikestream.streams.windowing.bin_events` (the streaming grid), and the
 :class:`~spikestream.runtime.engine.Engine` steps a batch of recordings ``T`` times
 from the zero state (``T`` = the model's ``provenance["n_steps"]``) with the chosen
@@ -14,19 +15,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..runtime.engine import Engine
 from ..runtime.model_file import Model, load_model
+from ..streams.errors import FormatError
 from ..streams.events import EVENT_DTYPE
-from ..streams.readers.nmnist import read_nmnist_folder
 from ..streams.windowing import EventWindow, bin_events
-from .data import stratified_split
-from .data_nmnist import is_nmnist_folder, read_events
+from .data import split_indices
+from .datasets import Dataset, open_dataset
 
-SPLITS = ("all", "val", "train")
+SPLITS = ("all", "val", "train", "test")
+"""``--split`` choices: every sample, or a part of the model's recorded split."""
 
 
 @dataclass
@@ -54,53 +55,67 @@ def model_steps(model: Model, n_steps: int | None = None) -> int:
     return t
 
 
-def recordings(root: str | os.PathLike[str], model: Model, split: str = "all",
-               limit: int | None = None) -> list[tuple[Path, int]]:
-    """The labelled recordings of a data folder, optionally only the part of the
-    training split (``"val"``/``"train"``) recorded in the model's provenance."""
+def split_of(dataset: Dataset, model: Model, split: str = "all",
+             limit: int | None = None) -> np.ndarray:
+    """Indices into ``dataset`` of the samples to evaluate: all of them, or one part
+    (``"train"``/``"val"``/``"test"``) of the split recorded in the model's
+    provenance (:func:`~.data.split_indices` of its ``split_seed``, ``val_fraction``,
+    ``test_fraction`` (0 when absent: models made before the test part) and
+    ``limit``); then the first ``limit`` of those."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    if not is_nmnist_folder(root):
-        raise ValueError(f"{root}: not a data folder (expected <label>/<id>.bin files and "
-                         "labels.csv, laid out like N-MNIST)")
-    items = read_nmnist_folder(root)
     if split == "all":
-        return items[:limit] if limit is not None else items
-    d = model.spec.provenance.get("data", {})
-    if "split_seed" not in d or "val_fraction" not in d:
-        raise ValueError(f"{model.source}: provenance records no training split; use "
-                         "--split all")
-    if d.get("limit") is not None:
-        items = items[:d["limit"]]
-    tr, va = stratified_split(np.array([lb for _, lb in items]), d["val_fraction"],
-                              d["split_seed"])
-    chosen = [items[i] for i in (va if split == "val" else tr)]
-    return chosen[:limit] if limit is not None else chosen
+        idx = np.arange(len(dataset))
+    else:
+        d = model.spec.provenance.get("data", {})
+        if "split_seed" not in d or "val_fraction" not in d:
+            raise ValueError(f"{model.source}: provenance records no training split; use "
+                             "--split all")
+        n = len(dataset) if d.get("limit") is None else min(len(dataset), int(d["limit"]))
+        parts = split_indices(dataset.labels[:n], float(d["val_fraction"]),
+                              float(d.get("test_fraction", 0.0)), int(d["split_seed"]))
+        idx = parts[("train", "val", "test").index(split)]
+        if split == "test" and not len(idx) and not d.get("test_fraction"):
+            raise ValueError(f"{model.source}: its training held out no test part "
+                             "(provenance has no test_fraction); use --split val")
+    return idx[:limit] if limit is not None else idx
 
 
-def _windows(events: np.ndarray, dt_us: int, n_steps: int) -> list[EventWindow]:
-    return bin_events(events, dt_us, t0_us=None if len(events) else 0, n_windows=n_steps)
+def _windows(events: np.ndarray, t0_us: int | None, dt_us: int, n_steps: int
+             ) -> list[EventWindow]:
+    if t0_us is None and not len(events):
+        t0_us = 0
+    return bin_events(events, dt_us, t0_us=t0_us, n_windows=n_steps)
 
 
-def evaluate_engine(model: Model, items: Sequence[tuple[Path, int]], n_steps: int,
-                    backend: str = "torch", batch: int = 32) -> EvalResult:
-    """Run every recording of ``items`` through an :class:`Engine` (see the module
-    docstring)."""
+def evaluate_engine(model: Model, dataset: Dataset, indices: Sequence[int] | np.ndarray,
+                    n_steps: int, backend: str = "torch", batch: int = 32) -> EvalResult:
+    """Run the samples ``indices`` of ``dataset`` through an :class:`Engine` (see the
+    module docstring); a segment sample's grid starts at its ``t_start_us``."""
     spec = model.spec
+    w, h = spec.input.sensor_size[:2]
+    if tuple(dataset.sensor_size[:2]) != (w, h):
+        dw, dh = dataset.sensor_size[:2]
+        raise FormatError(dataset.root, f"{dataset.layout} recordings are {dw}x{dh}, but "
+                                        f"{model.source} expects {w}x{h}")
     n = len(spec.classes)
     confusion = np.zeros((n, n), np.int64)
     engine = Engine(model, backend=backend, batch=batch)
     empty = bin_events(np.zeros(0, EVENT_DTYPE), spec.dt_us, t0_us=0, n_windows=n_steps)
-    for start in range(0, len(items), batch):
-        part = items[start:start + batch]
-        streams = [_windows(read_events(p), spec.dt_us, n_steps) for p, _ in part]
+    indices = [int(i) for i in indices]
+    for start in range(0, len(indices), batch):
+        part = indices[start:start + batch]
+        streams, labels = [], []
+        for s, ev in dataset.iter_events(part):
+            streams.append(_windows(ev, s.t_start_us, spec.dt_us, n_steps))
+            labels.append(s.label)
         streams += [empty] * (batch - len(part))
         engine.reset()
         scores = np.zeros((batch, n), np.float64)
         for k in range(n_steps):
             for b, r in enumerate(engine.step_batch([s[k] for s in streams])):
                 scores[b] += r.scores
-        for b, (_, label) in enumerate(part):
+        for b, label in enumerate(labels):
             confusion[label, int(np.argmax(scores[b]))] += 1
     total = int(confusion.sum())
     return EvalResult(float(np.trace(confusion)) / total if total else 0.0, total, confusion,
@@ -110,13 +125,15 @@ def evaluate_engine(model: Model, items: Sequence[tuple[Path, int]], n_steps: in
 def evaluate_file(path: str | os.PathLike[str], data: str | os.PathLike[str],
                   split: str = "all", backend: str = "torch", limit: int | None = None,
                   n_steps: int | None = None, batch: int = 32) -> EvalResult:
-    """Load a model file and evaluate it on a data folder (see :func:`recordings`)."""
+    """Load a model file and evaluate it on a labelled dataset in any registered
+    layout (:func:`~.datasets.open_dataset`; the part chosen by :func:`split_of`)."""
     model = load_model(path)
-    items = recordings(data, model, split, limit)
-    if not items:
+    dataset = open_dataset(data)
+    idx = split_of(dataset, model, split, limit)
+    if not len(idx):
         raise ValueError(f"{data}: no recordings to evaluate")
-    return evaluate_engine(model, items, model_steps(model, n_steps), backend,
-                           min(batch, len(items)))
+    return evaluate_engine(model, dataset, idx, model_steps(model, n_steps), backend,
+                           min(batch, len(idx)))
 
 
 def format_confusion(result: EvalResult) -> str:

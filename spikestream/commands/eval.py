@@ -1,10 +1,12 @@
 """``spikestream eval --model M --data D [--json]``: accuracy and confusion of a model file.
 
-Runs every labelled recording of ``D`` (a folder laid out like N-MNIST) through the
-runtime's Engine with the chosen backend, for the model's ``T`` steps of its
-``dt_us``, and prints the accuracy and the confusion matrix (rows: true class,
-columns: decided class). ``--split val`` evaluates only the samples the model's
-training held out (the split recorded in its provenance). ``--json`` prints
+Runs every labelled sample of ``D`` (a dataset in any layout spikestream knows: an
+N-MNIST folder, tonic's N-MNIST or DVS Gesture, DVS Gesture recordings with
+``_labels.csv``, ...) through the runtime's Engine with the chosen backend, for the
+model's ``T`` steps of its ``dt_us``, and prints the accuracy and the confusion
+matrix (rows: true class, columns: decided class). ``--split test`` evaluates only
+the model's untouched test part, ``--split val`` its validation part, ``--split
+train`` its training part (the split recorded in its provenance). ``--json`` prints
 ``{"accuracy": ..., "n": ..., "confusion": [[...]]}``; ``--png FILE`` also draws the
 confusion matrix.
 """
@@ -23,10 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split("\n\n", 1)[1])
     p.add_argument("--model", required=True, type=resolve_model,
                    help="model file (.safetensors) or a shipped model's name")
-    p.add_argument("--data", required=True, help="labelled data folder (N-MNIST layout)")
+    p.add_argument("--data", required=True,
+                   help="labelled dataset (any layout spikestream knows)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--split", default="all", choices=("all", "val", "train"),
-                   help="all recordings, or the held-out/training part of the model's split")
+    p.add_argument("--split", default="all", choices=("all", "test", "val", "train"),
+                   help="all samples, or the test/validation/training part of the model's "
+                        "split")
     p.add_argument("--backend", default="torch", help="runtime backend (torch, numba)")
     p.add_argument("--limit", type=int, help="evaluate only the first N recordings")
     p.add_argument("--steps", type=int, help="steps per sample (default: the model's T)")

@@ -1,20 +1,21 @@
 """``spikestream train --rule R --data D``: train a network and export its model file.
 
-Loads a labelled data folder (laid out like N-MNIST: ``<label>/<id>.bin`` and
-``labels.csv``), bins every recording to ``--steps`` windows of ``--dt-ms`` through
-the runtime's windowing and input stage, holds out ``--val-fraction`` of each class
-(by ``--seed``), trains with the rule, validates each epoch, checkpoints beside the
-output (``--resume`` continues from it), stops early after ``--patience`` epochs
-without progress, prints a summary table, and writes the best epoch's weights with
-their provenance to ``--out``.
+Opens a labelled dataset in any registered layout (N-MNIST folder, tonic's N-MNIST
+or DVS Gesture, DVS Gesture's AEDAT 3.1 recordings with ``_labels.csv``, ...), bins
+every sample to ``--steps`` windows of ``--dt-ms`` through the runtime's windowing
+and input stage, splits each class by ``--split-seed`` into a training part, a
+validation part (``--val-fraction``, chooses the epoch kept) and an untouched test
+part (``--test-fraction``, the same for every training ``--seed``), trains with the
+rule, validates each epoch, checkpoints beside the output (``--resume`` continues
+from it), stops early after ``--patience`` epochs without progress, prints a
+summary table, writes the best epoch's weights with their provenance to ``--out``
+and measures the test accuracy of that file through the runtime's Engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-from ..streams.errors import SpikestreamError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,15 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a spiking network with one of the learning rules",
                        description=__doc__.split("\n\n", 1)[1])
     p.add_argument("--rule", required=True, choices=rule_names(), help="learning rule")
-    p.add_argument("--data", required=True, help="labelled data folder (N-MNIST layout)")
+    p.add_argument("--data", required=True,
+                   help="labelled dataset (any layout spikestream knows, e.g. an N-MNIST "
+                        "folder, tonic's NMNIST/Train, DVS Gesture recordings)")
     p.add_argument("--out", default="model.safetensors", help="model file to write")
     p.add_argument("--epochs", type=int, default=20, help="maximum epochs (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, split, shuffles")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffles")
     p.add_argument("--steps", type=int, default=16, help="T, steps per sample (default 16)")
     p.add_argument("--dt-ms", type=float, default=20.0, help="step length, ms (default 20)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--val-fraction", type=float, default=0.2,
-                   help="held-out fraction of each class (default 0.2)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="validation fraction of each class, chooses the epoch (default 0.1)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="untouched test fraction of each class (default 0.2)")
+    p.add_argument("--split-seed", type=int, default=0,
+                   help="seed of the train/val/test split (default 0; not --seed, so "
+                        "runs with different seeds share one test set)")
     p.add_argument("--patience", type=int, default=10,
                    help="early stopping: epochs without a better validation accuracy")
     p.add_argument("--jitter", type=int, default=0, help="spatial jitter, pixels (default 0)")
@@ -70,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..runtime.spec import InputSpec
-    from ..training.data import Binning, stratified_split
-    from ..training.data_nmnist import NMNIST_INPUT, is_nmnist_folder, load_nmnist
-    from ..training.export import export_model, make_provenance
+    from ..training.data import Binning, split_indices
+    from ..training.datasets import open_dataset
+    from ..training.evaluate import evaluate_engine
+    from ..training.export import export_model, make_provenance, to_model
+    from ..training.frames import load_frames
     from ..training.loop import (
         TrainConfig,
         checkpoint_path,
@@ -95,16 +105,19 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"spikestream train: error: {e}", file=sys.stderr)
         return 2
-    if not is_nmnist_folder(args.data):
-        raise SpikestreamError(f"{args.data}: not a data folder (expected <label>/<id>.bin "
-                               "files and labels.csv, laid out like N-MNIST)")
+    dataset = open_dataset(args.data)
     dt_us = int(round(args.dt_ms * 1000))
     ds = args.downsample
-    inp = InputSpec(NMNIST_INPUT.sensor_size, downsample=(ds, ds), polarity="split",
+    inp = InputSpec(tuple(dataset.sensor_size), downsample=(ds, ds), polarity="split",
                     mode="binary" if args.binary else "count")
     binning = Binning(inp, dt_us, args.steps)
-    data = load_nmnist(args.data, binning, args.limit)
-    tr, va = stratified_split(data.labels, args.val_fraction, args.seed)
+    try:
+        tr, va, te = split_indices(dataset.limited(args.limit).labels, args.val_fraction,
+                                   args.test_fraction, args.split_seed)
+    except ValueError as e:
+        print(f"spikestream train: error: {e}", file=sys.stderr)
+        return 2
+    data = load_frames(dataset, binning, args.limit)
     train_set, val_set = data.subset(tr), data.subset(va)
     name = args.name or f"{Path(args.data).resolve().name}-{rule.name}"
     arch = Arch(channels=channels, kernel=args.kernel, padding=args.padding)
@@ -118,17 +131,18 @@ def run(args: argparse.Namespace) -> int:
                          max_minutes=args.max_minutes)
     resume = load_checkpoint(ckpt) if args.resume else None
     n_params = sum(p.numel() for p in net.parameters())
-    print(f"train {rule.name} on {args.data}: {len(train_set)} samples, {len(val_set)} "
-          f"held out; T={args.steps} x {args.dt_ms:g} ms; {n_params:,} weights; "
-          f"{torch.get_num_threads()} threads", flush=True)
+    print(f"train {rule.name} on {args.data} ({dataset.layout}): {len(train_set)} samples, "
+          f"{len(val_set)} validation, {len(te)} test; T={args.steps} x {args.dt_ms:g} ms; "
+          f"{n_params:,} weights; {torch.get_num_threads()} threads", flush=True)
     result = train(net, train_set, val_set if len(val_set) else None, config,
                    log=lambda line: print(line, flush=True), resume=resume)
     print(summary_table(result))
     prov = make_provenance(
         rule=rule,
-        data={"source": Path(args.data).resolve().name, "format": "nmnist-folder",
-              "n_train": len(train_set), "n_val": len(val_set), "split_seed": args.seed,
-              "val_fraction": args.val_fraction, "limit": args.limit,
+        data={"source": Path(args.data).resolve().name, "format": dataset.layout,
+              "n_train": len(train_set), "n_val": len(val_set), "n_test": len(te),
+              "split_seed": args.split_seed, "val_fraction": args.val_fraction,
+              "test_fraction": args.test_fraction, "limit": args.limit,
               "dt_us": dt_us, "n_steps": args.steps, "jitter_px": args.jitter},
         training={"epochs": len(result.history), "best_epoch": result.best_epoch,
                   "batch_size": args.batch_size, "seed": args.seed, "arch": arch.to_dict(),
@@ -137,6 +151,13 @@ def run(args: argparse.Namespace) -> int:
         validation_accuracy=result.best_val_accuracy,
         n_steps=args.steps,
     )
+    prov["test_accuracy"] = None
+    if len(te):
+        test = evaluate_engine(to_model(net, prov), dataset, te, args.steps,
+                               batch=min(32, len(te)))
+        prov["test_accuracy"] = test.accuracy
+        print(f"test accuracy (runtime Engine, {test.n} samples never seen in training): "
+              f"{100 * test.accuracy:.2f}%")
     path = export_model(args.out, net, prov)
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     if not args.no_card:
@@ -147,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
         card.write_text(render_card(load_model(path).spec, path.stat().st_size,
                                     command=_command(args),
                                     eval_command=f"spikestream eval --model {args.out} "
-                                                 f"--data {args.data} --split val"))
+                                                 f"--data {args.data} --split "
+                                                 f"{'test' if len(te) else 'val'}"))
         print(f"wrote {card}")
     return 0
 
@@ -160,6 +182,7 @@ def _command(args: argparse.Namespace) -> str:
              f"--kernel {args.kernel}", f"--padding {args.padding}",
              f"--downsample {args.downsample}", f"--jitter {args.jitter}",
              f"--batch-size {args.batch_size}", f"--val-fraction {args.val_fraction:g}",
+             f"--test-fraction {args.test_fraction:g}", f"--split-seed {args.split_seed}",
              f"--patience {args.patience}"]
     if args.name:
         parts.append(f"--name {args.name}")

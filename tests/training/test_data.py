@@ -18,6 +18,7 @@ from spikestream.training.data import (
     Jitter,
     batches,
     pack_frames,
+    split_indices,
     stratified_split,
 )
 from spikestream.training.data_nmnist import read_events
@@ -150,3 +151,39 @@ def test_subset_and_class_counts() -> None:
     sub = data.subset([1, 3, 4])
     assert len(sub) == 3 and sub.names == ["s1", "s3", "s4"]
     assert sub.class_counts().tolist() == [1, 2]
+
+
+def test_split_indices_three_parts_per_class() -> None:
+    labels = np.repeat(np.arange(4), [10, 20, 30, 40])
+    tr, va, te = split_indices(labels, 0.1, 0.2, seed=5)
+    assert len(np.intersect1d(tr, va)) == len(np.intersect1d(tr, te)) == 0
+    assert len(np.intersect1d(va, te)) == 0
+    np.testing.assert_array_equal(np.sort(np.concatenate([tr, va, te])), np.arange(100))
+    assert np.bincount(labels[te]).tolist() == [2, 4, 6, 8]
+    assert np.bincount(labels[va]).tolist() == [1, 2, 3, 4]
+    again = split_indices(labels, 0.1, 0.2, seed=5)
+    for a, b in zip((tr, va, te), again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the test part depends only on labels, test fraction and split seed
+    np.testing.assert_array_equal(split_indices(labels, 0.3, 0.2, seed=5)[2], te)
+    assert not np.array_equal(split_indices(labels, 0.1, 0.2, seed=6)[2], te)
+
+
+def test_split_indices_without_test_is_the_old_split() -> None:
+    rng = np.random.default_rng(1)
+    for seed in (0, 3, 17):
+        labels = rng.integers(0, 10, 997)
+        old_tr, old_va = stratified_split(labels, 0.2, seed)
+        tr, va, te = split_indices(labels, 0.2, 0.0, seed)
+        np.testing.assert_array_equal(va, old_va)
+        np.testing.assert_array_equal(tr, old_tr)
+        assert len(te) == 0
+
+
+def test_split_indices_rejects_bad_fractions() -> None:
+    labels = np.zeros(10, np.int64)
+    with pytest.raises(ValueError, match="below 1"):
+        split_indices(labels, 0.5, 0.5, 0)
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_indices(labels, 0.1, -0.1, 0)
+    assert [len(p) for p in split_indices(labels, 0.0, 0.0, 0)] == [10, 0, 0]

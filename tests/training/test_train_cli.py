@@ -35,7 +35,12 @@ def test_train_then_eval_a_tiny_model(tiny_nmnist: Path, tmp_path: Path,
     model = load_model(out)
     prov = model.spec.provenance
     assert prov["rule"] == rule and prov["n_steps"] == 6 and model.spec.dt_us == 20_000
-    assert prov["data"]["n_train"] == 27 and prov["data"]["n_val"] == 9
+    # 12 per class: 2 test (0.2, by --split-seed 0), 3 validation (0.25), 7 training
+    assert prov["data"]["n_train"] == 21 and prov["data"]["n_val"] == 9
+    assert prov["data"]["n_test"] == 6 and prov["data"]["test_fraction"] == 0.2
+    assert prov["data"]["split_seed"] == 0 and prov["data"]["format"] == "nmnist"
+    assert f"**{100 * prov['test_accuracy']:.1f} %** on 6 test samples" in card
+    assert "21 train / 9 val / 6 test" in card and "--split test" in card
     assert prov["training"]["epochs"] == 4 and prov["validation_accuracy"] >= 0.5
 
     assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--json"]) == 0
@@ -49,6 +54,12 @@ def test_train_then_eval_a_tiny_model(tiny_nmnist: Path, tmp_path: Path,
     val = json.loads(capsys.readouterr().out)
     assert val["n"] == 9
     assert abs(val["accuracy"] - prov["validation_accuracy"]) <= 1 / 9 + 1e-9
+
+    # the test part, never seen, measured at the end of training through the Engine
+    assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--split", "test",
+                 "--json"]) == 0
+    test = json.loads(capsys.readouterr().out)
+    assert test["n"] == 6 and test["accuracy"] == prov["test_accuracy"]
 
     png = tmp_path / "confusion.png"
     assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--limit", "6",
@@ -77,7 +88,10 @@ def test_cli_errors(tiny_nmnist: Path, tmp_path: Path,
     rc = main(["train", "--rule", "stbp", "--data", str(tiny_nmnist), "--set", "surrogate=erf"])
     assert rc == 2 and "unknown surrogate 'erf'" in capsys.readouterr().err
     rc = main(["train", "--rule", "stbp", "--data", str(tmp_path)])
-    assert rc == 2 and "not a data folder" in capsys.readouterr().err
+    assert rc == 2 and "not a labelled dataset" in capsys.readouterr().err
+    rc = main(["train", "--rule", "stbp", "--data", str(tiny_nmnist), "--val-fraction", "0.5",
+               "--test-fraction", "0.5"])
+    assert rc == 2 and "below 1" in capsys.readouterr().err
     rc = main(["eval", "--model", str(tmp_path / "none.safetensors"), "--data",
                str(tiny_nmnist)])
     assert rc == 2 and "no such model file" in capsys.readouterr().err
