@@ -1,0 +1,108 @@
+"""How NIR's continuous-time neuron parameters become one discrete spikestream step.
+
+NIR (Pedersen et al., Nat. Commun. 15, 8122, 2024) writes neurons as ODEs, e.g. LIF
+``tau dv/dt = (v_leak - v) + r I`` with ``v > v_threshold -> v = v_reset``. Every
+framework that reads or writes NIR integrates them with **forward Euler**; they
+differ only in how long one step is in the graph's time unit. With ``h`` that step,
+one spikestream step of a LIF is::
+
+    a = h / tau;   u = (1 - a) u + a r I + a v_leak      (decay = 1 - a)
+
+so ``decay = 1 - a`` and the input gain ``a r`` (and ``a v_leak``) are folded into the
+weights and bias of the layer before the neuron. A CubaLIF
+(``tau_syn dI/dt = -I + w_in S``) updates its current first and the membrane then
+integrates the new current (snnTorch ``Synaptic``'s order, which is our neuron's):
+``i = (1 - h/tau_syn) i + (h/tau_syn) w_in S``, ``u = (1 - h/tau_mem) u + (h/tau_mem) r i``.
+IF (``dv/dt = r I``) and I integrate ``u = u + g r I`` with ``g`` the convention's
+integration step.
+
+The conventions (:data:`CONVENTIONS`), each exactly what the exporter's own code does:
+
+- ``"nir"``: the NIR spec in seconds, ``h = dt_us * 1e-6`` (what spikestream's own
+  :func:`export_nir` writes, so a round trip is exact); IF/I: ``g = h``.
+- ``"snntorch"``: snnTorch's ``export_nir``/``import_nir`` fix ``dt = 1e-4`` whatever
+  the frame length (``tau = dt / (1 - beta)``, ``r = tau / dt``), so ``h = 1e-4`` and a
+  ``Leaky(beta)`` comes back as ``decay = beta`` with gain 1; IF/I: ``g = 1`` per step.
+- ``"norse"``: Norse 1.1's ``to_nir(dt=d)`` (default ``d = 1e-3``) writes
+  ``tau = d / tau_mem_inv``, i.e. ``d * tau`` (norse/norse#411), and its cells step
+  ``v += d * tau_mem_inv * (...)``; the step that reproduces them is ``h = d**2``.
+  ``IAFCell`` adds its input unscaled: ``g = 1``. A ``LIFCell`` (CubaLIF) integrates
+  the *previous* step's current, a one-step delay spikestream cannot express: refused.
+
+``nir_dt_s`` overrides ``h``'s source (``"nir"``: the step in seconds; ``"snntorch"``:
+its dt; ``"norse"``: the ``dt`` given to ``to_nir``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SNAP_RTOL = 1e-6
+"""A gain within this relative distance of 1 is 1 (float32 noise of ``tau`` and ``r``
+written by an exporter); the weights are then left bit-identical."""
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One exporter's discretisation (see the module docstring).
+
+    Attributes:
+        name: ``"nir"``, ``"snntorch"`` or ``"norse"``.
+        default_dt_s: the exporter's step (None: the model's ``dt_us`` in seconds).
+        squared: ``h = dt**2`` (Norse 1.1's ``tau = dt / tau_mem_inv``).
+        integrate_per_step: IF/I add ``r I`` per step (``g = 1``) instead of ``h r I``.
+        cuba: CubaLIF/CubaLI nodes can be expressed.
+        note: why, for messages and ``--help``.
+    """
+
+    name: str
+    default_dt_s: float | None
+    squared: bool
+    integrate_per_step: bool
+    cuba: bool
+    note: str
+
+    def leak_step(self, dt_us: int, nir_dt_s: float | None = None) -> float:
+        """``h``: one model step in the graph's time unit, for ``a = h / tau``."""
+        d = nir_dt_s if nir_dt_s is not None else self.default_dt_s
+        if d is None:
+            d = dt_us * 1e-6
+        return d * d if self.squared else d
+
+    def integrate_step(self, dt_us: int, nir_dt_s: float | None = None) -> float:
+        """``g`` of IF and I nodes: ``u += g r I`` per step."""
+        return 1.0 if self.integrate_per_step else self.leak_step(dt_us, nir_dt_s)
+
+
+CONVENTIONS: dict[str, Convention] = {
+    "nir": Convention("nir", None, False, False, True,
+                      "NIR's ODEs in seconds, forward Euler with h = dt_us * 1e-6"),
+    "snntorch": Convention("snntorch", 1e-4, False, True, True,
+                           "snnTorch export_nir/import_nir: forward Euler with dt = 1e-4 "
+                           "(Leaky beta = 1 - dt/tau)"),
+    "norse": Convention("norse", 1e-3, True, True, False,
+                        "Norse 1.1 to_nir(dt=1e-3): tau written as dt / tau_mem_inv "
+                        "(norse#411), so h = dt**2"),
+}
+
+
+def convention(name: str) -> Convention:
+    """The convention called ``name``; ``ValueError`` lists the known ones."""
+    try:
+        return CONVENTIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown NIR convention {name!r}; known: "
+                         f"{', '.join(CONVENTIONS)}") from None
+
+
+def snap(x: np.ndarray | float, one: bool = True) -> np.ndarray:
+    """Round float64 noise away: values keep 12 significant digits (exact for
+    anything a float32 exporter wrote, and ``0.2`` stays ``0.2``); with ``one``, values
+    within :data:`SNAP_RTOL` of 1 become exactly 1 (gains, not decays)."""
+    a = np.asarray(x, dtype=np.float64)
+    out = np.array([float(f"{v:.12g}") for v in a.ravel()], np.float64).reshape(a.shape)
+    if one:
+        out[np.abs(a - 1.0) <= SNAP_RTOL] = 1.0
+    return out
