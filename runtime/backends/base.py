@@ -45,7 +45,8 @@ class StepOutput:
             PSP trace, or membrane of a non-spiking readout).
         record: per-layer tensors as numpy (see the module docstring) when the step
             was called with ``record=True``, else None.
-        layer_us: wall time of each layer in µs (``"input"`` first) when called with
+        layer_us: wall time of each layer in µs (the numba backend puts ``"scatter"``,
+            the input events into the first layer, first) when called with
             ``timed=True`` and the backend can time layers, else None.
     """
 

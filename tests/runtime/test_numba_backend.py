@@ -188,7 +188,7 @@ def test_timed_step_times_input_and_every_layer_without_changing_results():
         ob = b.step(b.prepare(evs))
         assert np.array_equal(oa.output, ob.output)
     assert oa.layer_us is not None and ob.layer_us is None
-    assert list(oa.layer_us) == ["input", *(layer.name for layer in model.spec.layers)]
+    assert list(oa.layer_us) == ["scatter", *(layer.name for layer in model.spec.layers)]
     assert all(v >= 0 for v in oa.layer_us.values())
 
 
