@@ -28,7 +28,8 @@ import numpy as np
 
 from ..streams.errors import FormatError
 
-LAYOUTS: tuple[str, ...] = ("data_nmnist",)
+LAYOUTS: tuple[str, ...] = ("data_nmnist", "data_tonic_nmnist", "data_tonic_gesture",
+                            "data_gesture")
 """Modules of ``spikestream.training`` that each define ``LAYOUT`` (a
 :class:`DatasetFormat`), asked in this order."""
 

@@ -88,10 +88,13 @@ def test_cli_errors(tiny_nmnist: Path, tmp_path: Path,
     rc = main(["train", "--rule", "stbp", "--data", str(tiny_nmnist), "--set", "surrogate=erf"])
     assert rc == 2 and "unknown surrogate 'erf'" in capsys.readouterr().err
     rc = main(["train", "--rule", "stbp", "--data", str(tmp_path)])
-    assert rc == 2 and "not a labelled dataset" in capsys.readouterr().err
+    assert rc == 2 and "empty folder" in capsys.readouterr().err
     rc = main(["train", "--rule", "stbp", "--data", str(tiny_nmnist), "--val-fraction", "0.5",
                "--test-fraction", "0.5"])
     assert rc == 2 and "below 1" in capsys.readouterr().err
     rc = main(["eval", "--model", str(tmp_path / "none.safetensors"), "--data",
                str(tiny_nmnist)])
     assert rc == 2 and "no such model file" in capsys.readouterr().err
+    # a model trained before the test part (no test_fraction) has no test split
+    rc = main(["eval", "--model", "nmnist-stbp", "--data", str(tiny_nmnist), "--split", "test"])
+    assert rc == 2 and "held out no test part" in capsys.readouterr().err
