@@ -98,10 +98,17 @@ def convention(name: str) -> Convention:
 
 
 def snap(x: np.ndarray | float, one: bool = True) -> np.ndarray:
-    """Round float64 noise away: values keep 12 significant digits (exact for
-    anything a float32 exporter wrote, and ``0.2`` stays ``0.2``); with ``one``, values
-    within :data:`SNAP_RTOL` of 1 become exactly 1 (gains, not decays)."""
+    """Round float64 noise away.
+
+    With ``one`` (gains), values keep 12 significant digits and those within
+    :data:`SNAP_RTOL` of 1 become exactly 1. Without (decays, which every backend
+    applies in float32), each value becomes the shortest decimal of its float32, so
+    snnTorch's ``beta = 0.9`` written as ``tau = 1e-4 / (1 - beta)`` comes back as 0.9.
+    """
     a = np.asarray(x, dtype=np.float64)
+    if not one:
+        return np.array([float(str(np.float32(v))) for v in a.ravel()],
+                        np.float64).reshape(a.shape)
     out = np.array([float(f"{v:.12g}") for v in a.ravel()], np.float64).reshape(a.shape)
     if one:
         out[np.abs(a - 1.0) <= SNAP_RTOL] = 1.0
