@@ -1,7 +1,8 @@
 """``LayerActivity``: what each hidden spiking layer did, as maps and firing rates.
 
-Per window the engine records each layer's output (``StepResult.record``, spikes of a
-spiking layer). :class:`ActivityMeter` sums them between snapshots and keeps each
+The engine records each layer's output (``StepResult.record``, spikes of a spiking
+layer) of the windows the worker asks it to record. :class:`ActivityMeter` sums them
+between snapshots and keeps each
 layer's firing rate (fraction of its neurons that fired in a window) over time; a
 snapshot turns the sums into one image per layer: channels tiled in a grid
 (:func:`tile`), a 1-D layer folded into a near-square block.
@@ -26,10 +27,11 @@ class LayerActivity:
         name: layer name.
         shape: the layer's output shape (without batch).
         image: ``(rows, cols)`` float32 firing rate per neuron in ``[0, 1]`` over the
-            windows since the previous snapshot (channels tiled, NaN in the gaps).
-        rate_t_s, rate: ``(n,)`` stream time (s) and firing rate per window (fraction of
-            the layer's neurons), reduced to a few hundred points.
-        mean_rate: firing rate over the windows since the previous snapshot.
+            recorded windows since the previous snapshot (channels tiled, NaN in the
+            gaps).
+        rate_t_s, rate: ``(n,)`` stream time (s) and firing rate per recorded window
+            (fraction of the layer's neurons), reduced to a few hundred points.
+        mean_rate: firing rate over the recorded windows since the previous snapshot.
     """
 
     name: str

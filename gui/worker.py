@@ -3,7 +3,8 @@
 The worker opens a source and a model (:mod:`.pipeline`), takes the source's windows
 from a reader thread (:mod:`.feed`), paces a recording at 1x, 2x... or as fast as
 possible (:mod:`.clock`; live sources are never paced), steps the
-:class:`~spikestream.runtime.engine.Engine` with ``record=True`` and publishes only
+:class:`~spikestream.runtime.engine.Engine` (with ``record=True`` on one window per
+:data:`RECORD_EVERY_US` of stream time, for the spike view) and publishes only
 the latest :class:`~.snapshot.Snapshot` into a lock-protected slot, at most
 ``publish_hz`` times a second (and after every single step or change of state).
 Commands (play, pause, step, speed, reset, open another source, model or backend)
@@ -35,6 +36,10 @@ from .pipeline import Pipeline, open_pipeline
 from .snapshot import DecisionEntry, Snapshot, SnapshotSlot
 from .trail import EventTrail
 
+RECORD_EVERY_US = 4000
+"""Hidden-layer spikes are recorded (``Engine.step(record=True)``) for one window per
+this much stream time: recording every layer of every 1 ms window costs about as much
+as the step itself (numba backend), and a map drawn at 30 fps needs no more."""
 TIMELINE_S = 10.0
 """Stream seconds of history kept for the timelines."""
 PLOT_POINTS = 400
@@ -214,6 +219,7 @@ class Worker:
         self._lat = self._pred = self._true = Ring(1)
         self._true_name: str | None = None
         self._truth_names: list[str] = []
+        self._record_every = 1
 
     def _open(self) -> None:
         self._close_pipeline()
@@ -237,6 +243,7 @@ class Worker:
         self._meter = ActivityMeter(hidden_layers(spec), cap)
         self._lat, self._pred, self._true = Ring(cap), Ring(cap, np.int16), Ring(cap, np.int16)
         self._truth_names = list(spec.classes)
+        self._record_every = max(1, round(RECORD_EVERY_US / spec.dt_us))
         self._clock.unanchor()
         self._set_state("playing" if self.playing else "paused",
                         f"{spec.name} on {p.source.name} ({self.backend})")
@@ -275,7 +282,8 @@ class Worker:
     def _step(self, w: Any) -> None:
         p = self.pipeline
         assert p is not None and self._trail is not None and self._meter is not None
-        r = p.engine.step(w, record=True)
+        record = self._steps > 0 or self._seq % self._record_every == 0
+        r = p.engine.step(w, record=record)
         lat = r.latency_us
         if self._t0_us is None:
             self._t0_us = w.t_start_us
@@ -285,6 +293,8 @@ class Worker:
         self._lat.append(t_s, lat["input"] + lat["network"] + lat["readout"])
         pred = r.prediction
         self._pred.append(t_s, -1 if pred.label is None else pred.label)
+        if self._seq % 64 == 0:
+            p.truth.refresh()  # an unbounded synthetic camera's gestures so far
         true = p.truth.at(w.t_end_us - 1)
         self._true_name = true
         self._true.append(t_s, -1 if true is None else self._truth_index(true))
@@ -329,8 +339,6 @@ class Worker:
                     labelled=p.truth.labelled)
         if r is None or self._trail is None or self._meter is None:
             return Snapshot(**base)
-        if self._seq % 64 == 0:
-            p.truth.refresh()
         t_s = (r.t_end_us - (self._t0_us or 0)) * 1e-6
         since = t_s - TIMELINE_S
         if self.playing and self._state == "playing":
