@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .qt import require_qt
+from .qt import choose_platform, require_qt
 
 DEFAULT_SIZE = (1400, 860)
 
@@ -39,9 +39,16 @@ def launch(source: str | None = None, model: str | None = None, backend: str = "
 
     Returns:
         0; 2 when playing stopped on an error (which went to stderr and the window).
+
+    Raises:
+        QtMissing: PySide6 or pyqtgraph is not installed.
+        NoDisplay: no display and no ``screenshot`` (which is drawn offscreen).
     """
     require_qt()
     from PySide6 import QtCore, QtWidgets
+
+    if QtWidgets.QApplication.instance() is None:
+        choose_platform(offscreen_ok=screenshot is not None)
 
     from .window import MainWindow
     from .worker import Worker

@@ -36,6 +36,8 @@ class LatencyView(QtWidgets.QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.setYRange(0, 1500, padding=0)
         self.curve = self.plot.plot([], [], pen=pg.mkPen((120, 220, 140), width=1.5))
         self.budget = pg.InfiniteLine(angle=0, pen=pg.mkPen((255, 90, 90), width=1,
                                                            style=pg.QtCore.Qt.DashLine),

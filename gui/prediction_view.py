@@ -57,6 +57,9 @@ class PredictionView(QtWidgets.QWidget):
         self.timeline.hideButtons()
         self.timeline.setLabel("bottom", "stream time", units="s")
         self.timeline.getViewBox().invertY(True)
+        self.timeline.setYRange(0, 1, padding=0)
+        self.timeline.getAxis("left").setTicks([[(0.5, "decided")]])
+        self.bars_plot.getAxis("left").setTicks([[]])
         self.pred_strip = pg.ImageItem()
         self.true_strip = pg.ImageItem()
         self.timeline.addItem(self.pred_strip)
@@ -73,19 +76,21 @@ class PredictionView(QtWidgets.QWidget):
         lay.addWidget(self.bars_plot, 3)
         lay.addWidget(self.timeline, 1)
         lay.addWidget(self.history)
-        self._classes: tuple[str, ...] | None = None
+        self._classes: tuple[tuple[str, ...], bool] | None = None
         self._colours = np.zeros((1, 3), np.uint8)
 
     def _set_classes(self, s: Snapshot) -> None:
-        self._classes = s.classes
+        self._classes = (s.classes, s.labelled)
         n = len(s.classes)
         self.bars_plot.getAxis("left").setTicks([[(k, c) for k, c in enumerate(s.classes)]])
         self.bars_plot.setYRange(-0.5, n - 0.5, padding=0.02)
-        self.timeline.getAxis("left").setTicks([[(0.5, "decided"), (1.5, "true")]])
+        ticks = [(0.5, "decided"), (1.5, "true")] if s.labelled else [(0.5, "decided")]
+        self.timeline.getAxis("left").setTicks([ticks])
         self.timeline.setYRange(0, 2 if s.labelled else 1, padding=0)
+        self.true_strip.setVisible(s.labelled)
 
     def show_snapshot(self, s: Snapshot) -> None:
-        if s.classes != self._classes:
+        if (s.classes, s.labelled) != self._classes:
             self._set_classes(s)
         names = s.label_names or s.classes
         if len(self._colours) != max(len(names), 1):

@@ -7,6 +7,8 @@ numpy's ``(H, W, 3)``; antialiasing off for speed); without them it raises
 
 from __future__ import annotations
 
+import os
+import sys
 from types import ModuleType
 
 INSTALL_HINT = ("the spikestream window needs PySide6 and pyqtgraph: install the gui "
@@ -16,6 +18,30 @@ INSTALL_HINT = ("the spikestream window needs PySide6 and pyqtgraph: install the
 
 class QtMissing(ImportError):
     """PySide6 or pyqtgraph is not installed."""
+
+
+class NoDisplay(RuntimeError):
+    """No screen to open the window on (and it was not asked for offscreen)."""
+
+
+def has_display() -> bool:
+    """A screen Qt can open a window on: ``QT_QPA_PLATFORM`` chosen by the user, a
+    non-Linux desktop, or an X11/Wayland display."""
+    return (bool(os.environ.get("QT_QPA_PLATFORM")) or not sys.platform.startswith("linux")
+            or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")))
+
+
+def choose_platform(offscreen_ok: bool) -> None:
+    """Make sure Qt has a platform before the ``QApplication`` exists: without a
+    display, ``offscreen`` when a window need not be seen (a screenshot), else
+    :class:`NoDisplay` (Qt itself would abort the process)."""
+    if has_display():
+        return
+    if not offscreen_ok:
+        raise NoDisplay("no display to open the window on (DISPLAY and WAYLAND_DISPLAY "
+                        "are unset): run it on a desktop, give --screenshot PNG "
+                        "--seconds N (drawn offscreen), or set QT_QPA_PLATFORM=offscreen")
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
 def require_qt() -> ModuleType:

@@ -14,7 +14,7 @@ import sys
 from ._version import __version__
 from .streams.errors import SpikestreamError
 
-COMMANDS = ("info", "send", "run", "profile", "train", "eval", "import_nir", "export_nir")
+COMMANDS = ("info", "send", "run", "profile", "train", "eval", "import_nir", "export_nir", "gui")
 
 
 def build_parser() -> argparse.ArgumentParser:
