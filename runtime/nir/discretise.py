@@ -54,6 +54,8 @@ class Convention:
         squared: ``h = dt**2`` (Norse 1.1's ``tau = dt / tau_mem_inv``).
         integrate_per_step: IF/I add ``r I`` per step (``g = 1``) instead of ``h r I``.
         cuba: CubaLIF/CubaLI nodes can be expressed.
+        float32_taus: the exporter computes ``tau`` in float32 from its own float32 step
+            factor, so ``h / tau`` is recovered with :func:`shortest_f32`.
         note: why, for messages and ``--help``.
     """
 
@@ -62,6 +64,7 @@ class Convention:
     squared: bool
     integrate_per_step: bool
     cuba: bool
+    float32_taus: bool
     note: str
 
     def leak_step(self, dt_us: int, nir_dt_s: float | None = None) -> float:
@@ -71,18 +74,24 @@ class Convention:
             d = dt_us * 1e-6
         return d * d if self.squared else d
 
+    def step_fraction(self, h: float, tau: np.ndarray) -> np.ndarray:
+        """``a = h / tau``; for a float32 exporter, its own float32 factor (see
+        :func:`shortest_f32`), else exact (our own export writes float64 ``tau``)."""
+        a = h / tau
+        return shortest_f32(a) if self.float32_taus else a
+
     def integrate_step(self, dt_us: int, nir_dt_s: float | None = None) -> float:
         """``g`` of IF and I nodes: ``u += g r I`` per step."""
         return 1.0 if self.integrate_per_step else self.leak_step(dt_us, nir_dt_s)
 
 
 CONVENTIONS: dict[str, Convention] = {
-    "nir": Convention("nir", None, False, False, True,
+    "nir": Convention("nir", None, False, False, True, False,
                       "NIR's ODEs in seconds, forward Euler with h = dt_us * 1e-6"),
-    "snntorch": Convention("snntorch", 1e-4, False, True, True,
+    "snntorch": Convention("snntorch", 1e-4, False, True, True, True,
                            "snnTorch export_nir/import_nir: forward Euler with dt = 1e-4 "
                            "(Leaky beta = 1 - dt/tau)"),
-    "norse": Convention("norse", 1e-3, True, True, False,
+    "norse": Convention("norse", 1e-3, True, True, False, True,
                         "Norse 1.1 to_nir(dt=1e-3): tau written as dt / tau_mem_inv "
                         "(norse#411), so h = dt**2"),
 }
@@ -95,6 +104,29 @@ def convention(name: str) -> Convention:
     except KeyError:
         raise ValueError(f"unknown NIR convention {name!r}; known: "
                          f"{', '.join(CONVENTIONS)}") from None
+
+
+def shortest_f32(x: np.ndarray | float, ulps: int = 2) -> np.ndarray:
+    """Each value as the float32 within ``ulps`` float32 steps of it whose decimal is
+    shortest (the nearest among equals), as a float64.
+
+    Exporters compute ``tau`` in float32 from a float32 factor (Norse 1.1:
+    ``tau = dt / tau_mem_inv``, then steps with ``dt * tau_mem_inv``), and inverting
+    that loses an ulp or two: ``1e-6 / float32(1e-5)`` is float32 ``0.099999994``, one
+    step below Norse's own ``0.1``. Parameters are human decimals or trained float32
+    values; moving by at most ``ulps`` steps to the shortest decimal recovers the
+    former and changes the latter by less than the exporter's own rounding."""
+    a = np.asarray(x, dtype=np.float64)
+    out = np.empty(a.shape, np.float64)
+    for i, v in np.ndenumerate(a):
+        f = np.float32(v)
+        cands = [f]
+        lo = hi = f
+        for _ in range(ulps):
+            lo, hi = np.nextafter(lo, np.float32(-np.inf)), np.nextafter(hi, np.float32(np.inf))
+            cands += [lo, hi]
+        out[i] = float(min(cands, key=lambda c: (len(str(c)), abs(float(c) - v))))
+    return out
 
 
 def snap(x: np.ndarray | float, one: bool = True) -> np.ndarray:

@@ -96,7 +96,7 @@ def map_neuron(key: str, node: Any, shape: tuple[int, ...], conv: Convention, dt
         thr = n.uniform("v_threshold", n.param("v_threshold"))
         return NeuronParams(decay=1.0, threshold=thr, reset="zero"), gain, zero
     if isinstance(node, nir.LIF | nir.LI):
-        a = h / n.positive("tau")
+        a = conv.step_fraction(h, n.positive("tau"))
         decay = n.decay("tau", a)
         gain = snap(a * n.param("r"))
         offset = snap(a * n.param("v_leak", 0.0), one=False)
@@ -110,8 +110,8 @@ def map_neuron(key: str, node: Any, shape: tuple[int, ...], conv: Convention, dt
             raise n.fail(f"convention {conv.name!r}: {conv.note}; its current-based cell "
                          "integrates the previous step's current, a one-step delay "
                          "spikestream cannot express")
-        a_s = h / n.positive("tau_syn")
-        a_m = h / n.positive("tau_mem")
+        a_s = conv.step_fraction(h, n.positive("tau_syn"))
+        a_m = conv.step_fraction(h, n.positive("tau_mem"))
         syn_decay = n.decay("tau_syn", a_s)
         decay = n.decay("tau_mem", a_m)
         if (n.param("v_leak", 0.0) != 0).any():
