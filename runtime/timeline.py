@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -209,12 +209,31 @@ def render_timeline(decisions: Sequence[Decision], segments: Sequence[LabelledSe
     return "\n".join(decision_line(d, segments, t0_us) for d in decisions)
 
 
-def source_labels(source: Any) -> tuple[LabelledSegment, ...]:
-    """The labelled gestures of a source: its ``labels``, else a DVS Gesture
-    ``<stem>_labels.csv`` beside its file (any format), else ``()``."""
+def source_labels(source: Any, until_us: int | None = None) -> tuple[LabelledSegment, ...]:
+    """The labelled gestures of a source: its ``labels``, else the gestures an
+    unbounded synthetic source has begun (``segments_so_far``), else a DVS Gesture
+    ``<stem>_labels.csv`` beside its file (any format), else ``()``.
+
+    Args:
+        source: a :class:`~spikestream.streams.source.Source` (or anything with those
+            attributes).
+        until_us: the end of the part of the stream that was run: segments starting
+            later are left out, and one under way then is cut there; None keeps all.
+    """
+    labels = _all_labels(source)
+    if until_us is None:
+        return labels
+    return tuple(replace(s, t_end_us=min(s.t_end_us, until_us)) for s in labels
+                 if s.t_start_us < until_us)
+
+
+def _all_labels(source: Any) -> tuple[LabelledSegment, ...]:
     labels = tuple(getattr(source, "labels", ()) or ())
     if labels:
         return labels
+    so_far = tuple(getattr(source, "segments_so_far", ()) or ())
+    if so_far:
+        return so_far
     path = getattr(source, "path", None)
     if isinstance(path, str | os.PathLike):
         csv = labels_path_for(Path(path))

@@ -130,3 +130,53 @@ def test_source_labels_from_the_source_or_a_csv_beside_its_file(tmp_path):
     assert source_labels(WithPath()) == ()
     write_labels(tmp_path / "rec_labels.csv", [CLAP, WAVE])
     assert source_labels(WithPath()) == (CLAP, WAVE)
+
+
+def test_source_labels_until_the_end_of_the_run():
+    class Unbounded:
+        labels = ()
+        segments_so_far = (CLAP, WAVE)
+
+    assert source_labels(Unbounded()) == (CLAP, WAVE)
+    cut = source_labels(Unbounded(), until_us=5_000_000)
+    assert cut == (CLAP, LabelledSegment(1, "right hand wave", 4_000_000, 5_000_000))
+    assert source_labels(Unbounded(), until_us=2_000_000)[0].t_end_us == 2_000_000
+    assert len(source_labels(Unbounded(), until_us=2_000_000)) == 1
+
+
+@pytest.fixture(scope="module")
+def random_model_path(tmp_path_factory):
+    from spikestream.runtime.model_file import save_model
+    from spikestream.runtime.testing import random_model
+
+    m = random_model("lif", dt_us=10_000)
+    return save_model(tmp_path_factory.mktemp("m") / "lif.safetensors", m.spec, m.tensors)
+
+
+LABELLED = "synthetic://gesture?seed=0&gestures=0,3&gesture_s=1&pause_s=0.2"
+
+
+def test_run_scores_a_labelled_source(random_model_path, capsys):
+    import json
+
+    from spikestream.cli import main
+
+    assert main(["run", LABELLED, "-m", str(random_model_path), "--speed", "max",
+                 "--jsonl"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["gestures"] == 2 and 0.0 <= summary["accuracy"] <= 1.0
+    assert {"onset_median_ms", "onset_p90_ms", "never_decided"} <= set(summary)
+    assert main(["run", LABELLED, "-m", str(random_model_path), "--speed", "max"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "onset latency" in out
+
+
+def test_run_without_labels_has_no_score(random_model_path, dvs128_files, capsys):
+    import json
+
+    from spikestream.cli import main
+
+    assert main(["run", str(dvs128_files[0]), "-m", str(random_model_path), "--speed",
+                 "max", "--jsonl"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert "accuracy" not in summary and summary["windows"] > 0
