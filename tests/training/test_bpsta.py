@@ -128,6 +128,29 @@ def test_folded_conv_is_conv_then_batch_norm_in_eval_mode() -> None:
         assert torch.allclose(F.conv2d(x, fw, fb, padding=1), want, atol=1e-5)
 
 
+def test_folded_fc_is_linear_then_batch_norm_in_eval_mode() -> None:
+    g = torch.Generator().manual_seed(1)
+    w, b = torch.randn(5, 7, generator=g), torch.randn(5, generator=g)
+    bn = torch.nn.BatchNorm1d(5).eval()
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.randn(5, generator=g))
+        bn.running_var.copy_(torch.rand(5, generator=g) + 0.5)
+        bn.weight.copy_(torch.randn(5, generator=g))
+        bn.bias.copy_(torch.randn(5, generator=g))
+    x = torch.randn(4, 7, generator=g)
+    fw, fb = fold_batch_norm(w, b, bn)
+    with torch.no_grad():
+        assert torch.allclose(F.linear(x, fw, fb), bn(F.linear(x, w, b)), atol=1e-5)
+
+
+def test_every_spiking_layer_has_a_batch_norm(tiny_nmnist: Path) -> None:
+    """The voting output too: without it MSE silences the outputs for good."""
+    net, _ = _bn_net(tiny_nmnist)
+    spiking = [lay.name for lay in net.spec.layers if lay.neuron is not None]
+    assert sorted(k.replace("__", ".") for k in net.bns) == sorted(spiking)
+    assert isinstance(net.bns[spiking[-1].replace(".", "__")], torch.nn.BatchNorm1d)
+
+
 def test_exported_folded_model_runs_like_the_eval_forward(tiny_nmnist: Path,
                                                           tmp_path: Path) -> None:
     net, x = _bn_net(tiny_nmnist)
