@@ -12,7 +12,8 @@ unsigned integer type that holds their counts (exact, 4x smaller than float32).
 seed; :func:`split_indices` cuts train/validation/test parts the same way, the test
 part drawn apart so that it never depends on the training seed; :func:`batches`
 iterates shuffled mini-batches ``(T, B, C, H, W)`` with an optional spatial jitter
-(:class:`Jitter`).
+(:class:`Jitter`) and event augmentations (:mod:`.augment`), optionally one
+process's share of each batch (data-parallel training).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from ..runtime.input_stage import InputStage
 from ..runtime.spec import InputSpec
 from ..streams.windowing import bin_events
+from .augment import Augment, sample_rng
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class FrameSet:
         n_events: ``(N,)`` events of each recording (all of them).
         n_used: ``(N,)`` events that fell inside the ``T`` windows and the crop.
         source: where the samples came from (a folder), for provenance.
+        events: each sample's ``(n,)`` EVENT_DTYPE events, kept only when an
+            augmentation re-bins them (:class:`~.augment.Augment`); else None.
+        t0_us: ``(N,)`` int64 grid anchor of each sample, µs (its ``t_start_us``,
+            or its first event's window); kept with ``events``.
     """
 
     frames: np.ndarray
@@ -96,6 +102,8 @@ class FrameSet:
     n_events: np.ndarray
     n_used: np.ndarray
     source: str
+    events: list[np.ndarray] | None = None
+    t0_us: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -105,7 +113,9 @@ class FrameSet:
         idx = np.asarray(idx, dtype=np.int64)
         return FrameSet(self.frames[idx], self.labels[idx], self.classes, self.binning,
                         [self.names[i] for i in idx], self.n_events[idx], self.n_used[idx],
-                        self.source)
+                        self.source,
+                        None if self.events is None else [self.events[i] for i in idx],
+                        None if self.t0_us is None else self.t0_us[idx])
 
     def class_counts(self) -> np.ndarray:
         """``(n_classes,)`` samples per class."""
@@ -219,10 +229,17 @@ class Jitter:
         """Shift each sample of ``x`` ``(T, B, C, H, W)`` by its own random offset."""
         if self.max_px <= 0:
             return x
+        return self.apply(x, rng.integers(-self.max_px, self.max_px + 1, size=(x.shape[1], 2)))
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """One sample's ``(2,)`` offset ``(dy, dx)``, pixels."""
+        return rng.integers(-self.max_px, self.max_px + 1, size=2)
+
+    def apply(self, x: torch.Tensor, shifts: np.ndarray) -> torch.Tensor:
+        """Shift sample ``b`` of ``x`` ``(T, B, C, H, W)`` by ``shifts[b] = (dy, dx)``."""
         out = torch.zeros_like(x)
         h, w = x.shape[-2:]
-        shifts = rng.integers(-self.max_px, self.max_px + 1, size=(x.shape[1], 2))
-        for b, (dy, dx) in enumerate(shifts.tolist()):
+        for b, (dy, dx) in enumerate(np.asarray(shifts).reshape(-1, 2).tolist()):
             ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h),
                                                                         slice(0, h + dy))
             xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w),
@@ -237,15 +254,27 @@ def batches(
     rng: np.random.Generator | None = None,
     jitter: Jitter | None = None,
     dtype: torch.dtype = torch.float32,
+    augment: Augment | None = None,
+    sample_seed: tuple[int, int] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray]]:
     """Mini-batches of ``data``.
 
     Args:
         data: the samples.
-        batch_size: samples per batch (the last one may be smaller).
-        rng: shuffles the order (and draws the jitter) when given; None keeps order.
-        jitter: spatial augmentation (needs ``rng``).
+        batch_size: samples per (global) batch; the last one may be smaller.
+        rng: shuffles the order when given (a training epoch); None keeps the order
+            and never augments (validation, evaluation).
+        jitter: spatial augmentation (only with ``rng``).
         dtype: of the frames.
+        augment: event drop / time jitter (:mod:`.augment`), applied before the
+            spatial jitter (only with ``rng``).
+        sample_seed: ``(seed, epoch)``: sample ``i`` draws its augmentation and jitter
+            from :func:`~.augment.sample_rng` ``(seed, epoch, i)``, whatever batch or
+            process it falls in. None: they are drawn from ``rng`` batch by batch.
+        shard: ``(rank, world)``: yield only this process's contiguous share of every
+            global batch (sizes differ by at most one; a share may be empty when a
+            batch holds fewer than ``world`` samples).
 
     Yields:
         ``(x, y, idx)``: ``x`` ``(T, B, C, H, W)`` frames, ``y`` ``(B,)`` int64 labels,
@@ -253,11 +282,24 @@ def batches(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    rank, world = shard
+    if not 0 <= rank < world:
+        raise ValueError(f"shard: rank {rank} is not in 0..{world - 1}")
     order = rng.permutation(len(data)) if rng is not None else np.arange(len(data))
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        x = torch.from_numpy(data.frames[idx].astype(np.float32)).to(dtype)
+        idx = np.array_split(order[start:start + batch_size], world)[rank]
+        rngs: list[np.random.Generator] = []
+        if rng is not None and sample_seed is not None:
+            rngs = [sample_rng(sample_seed[0], sample_seed[1], i) for i in idx.tolist()]
+        if augment is not None and augment.active and rng is not None:
+            f = augment.frames(data, idx, rngs or rng.spawn(len(idx)))
+        else:
+            f = data.frames[idx].astype(np.float32)
+        x = torch.from_numpy(f).to(dtype)
         x = x.transpose(0, 1).contiguous()  # (B, T, ...) -> (T, B, ...)
-        if jitter is not None and rng is not None:
-            x = jitter(x, rng)
+        if jitter is not None and jitter.max_px > 0 and rng is not None:
+            if rngs:
+                x = jitter.apply(x, np.array([jitter.draw(r) for r in rngs]).reshape(-1, 2))
+            else:
+                x = jitter(x, rng)
         yield x, torch.from_numpy(data.labels[idx]), idx

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..streams.errors import FormatError
+from ..streams.windowing import grid_start_us
 from .data import Binning, FrameSet, pack_frames
 from .datasets import Dataset
 
@@ -34,7 +35,7 @@ def check_sensor(dataset: Dataset, binning: Binning) -> None:
 
 
 def load_frames(dataset: Dataset, binning: Binning, limit: int | None = None,
-                cache: bool = True) -> FrameSet:
+                cache: bool = True, keep_events: bool = False) -> FrameSet:
     """Read and bin the samples of ``dataset``.
 
     Args:
@@ -42,6 +43,8 @@ def load_frames(dataset: Dataset, binning: Binning, limit: int | None = None,
         binning: input stage, ``dt_us`` and ``T``; its sensor must be the dataset's.
         limit: keep only the first ``limit`` samples (the layout's order).
         cache: reuse (and keep) the in-memory result for the same arguments.
+        keep_events: also keep each sample's events and grid anchor
+            (:attr:`~.data.FrameSet.events`, ``t0_us``) for augmentations that re-bin.
 
     Returns:
         ``N`` samples: frames ``(N, T, C, H, W)`` unsigned counts, labels ``(N,)``,
@@ -51,19 +54,26 @@ def load_frames(dataset: Dataset, binning: Binning, limit: int | None = None,
     Raises:
         FormatError: another sensor, no samples, or a bad recording (naming it).
     """
-    key = (str(dataset.root.resolve()), dataset.layout, len(dataset.samples), binning, limit)
+    key = (str(dataset.root.resolve()), dataset.layout, len(dataset.samples), binning, limit,
+           keep_events)
     if cache and key in _CACHE:
         return _CACHE[key]
     check_sensor(dataset, binning)
     ds = dataset.limited(limit)
     if not len(ds):
         raise FormatError(dataset.root, f"{dataset.layout} dataset: no recordings to load")
-    frames, n_events, n_used = [], [], []
+    frames, n_events, n_used, kept, t0s = [], [], [], [], []
     for sample, ev in ds.iter_events():
-        f, used = binning.frames(ev, sample.t_start_us)
+        t0 = sample.t_start_us
+        if t0 is None:
+            t0 = grid_start_us(ev["t"][0], binning.dt_us) if len(ev) else 0
+        f, used = binning.frames(ev, t0)
         frames.append(f)
         n_events.append(len(ev))
         n_used.append(used)
+        if keep_events:
+            kept.append(ev.copy())
+            t0s.append(t0)
     data = FrameSet(
         frames=pack_frames(frames),
         labels=ds.labels,
@@ -73,6 +83,8 @@ def load_frames(dataset: Dataset, binning: Binning, limit: int | None = None,
         n_events=np.array(n_events, np.int64),
         n_used=np.array(n_used, np.int64),
         source=str(dataset.root),
+        events=kept if keep_events else None,
+        t0_us=np.array(t0s, np.int64) if keep_events else None,
     )
     if cache:
         _CACHE[key] = data

@@ -4,8 +4,12 @@
 part of a :class:`~.data.FrameSet` and validates on the held-out part after every
 epoch; the best epoch's weights (highest validation accuracy, then lowest loss)
 are the result. Everything random is drawn from the seed: the initial weights
-(``seed``), and each epoch's shuffle and jitter (``(seed, epoch)``), so a run
-resumed from its checkpoint continues exactly as the uninterrupted run would.
+(``seed``), each epoch's shuffle (``(seed, epoch)``) and each sample's augmentation
+in that epoch (``(seed, epoch, index)``: spatial jitter, event drop, time jitter,
+:mod:`.augment`), so a run resumed from its checkpoint continues exactly as the
+uninterrupted run would, and ``N`` data-parallel processes (:mod:`.distributed`)
+train as one process with an ``N`` times larger batch. A :class:`~.progress.ProgressBar`
+shows each batch on a terminal.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import distributed
+from .augment import Augment
 from .data import FrameSet, Jitter, batches
+from .distributed import DistInfo
 from .network import SpikingNet
+from .progress import ProgressBar
 from .rules import Rule
 
 
@@ -32,11 +40,14 @@ class TrainConfig:
 
     Attributes:
         epochs: maximum epochs.
-        batch_size: samples per step.
-        seed: initial weights, shuffles and jitter.
+        batch_size: samples per step (per process when data-parallel).
+        seed: initial weights, shuffles and augmentations.
         patience: stop after this many epochs without a better validation accuracy
             (None: never stop early).
         jitter_px: spatial jitter of training samples, pixels (0: none).
+        drop_events: probability of dropping each event of a training sample (0: none).
+        time_jitter_us: standard deviation of each training event's time shift, µs
+            (0: none; the training data must carry its events).
         checkpoint: file written after every epoch (None: none).
         max_minutes: stop after the epoch that passes this budget (None: no budget).
     """
@@ -46,6 +57,8 @@ class TrainConfig:
     seed: int = 0
     patience: int | None = 10
     jitter_px: int = 0
+    drop_events: float = 0.0
+    time_jitter_us: float = 0.0
     checkpoint: str | None = None
     max_minutes: float | None = None
 
@@ -139,6 +152,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return ck
 
 
+def _validate(net: SpikingNet, data: FrameSet, info: DistInfo) -> tuple[float, float]:
+    """Validation accuracy and mean loss; each process evaluates its share of ``data``
+    and the sums are added over the processes."""
+    if info.world <= 1:
+        acc, loss, _ = evaluate(net, data)
+        return acc, loss
+    part = data.subset(distributed.shard(np.arange(len(data)), info.rank, info.world))
+    acc, loss, confusion = evaluate(net, part)
+    n = int(confusion.sum())
+    correct, loss_sum, total = distributed.all_sum(
+        [float(np.trace(confusion)), loss * n, float(n)], info)
+    return (correct / total if total else 0.0), loss_sum / max(total, 1.0)
+
+
 def train(
     net: SpikingNet,
     train_data: FrameSet,
@@ -146,22 +173,34 @@ def train(
     config: TrainConfig,
     log: Callable[[str], None] = print,
     resume: dict[str, Any] | None = None,
+    progress: ProgressBar | None = None,
+    dist_info: DistInfo | None = None,
 ) -> TrainResult:
     """Train ``net`` (see the module docstring).
 
     Args:
         net: the network (its rule gives the loss, optimizer and clipping).
-        train_data: training samples.
-        val_data: held-out samples validated after each epoch (None: none).
+        train_data: training samples (with their events when time jitter, or an event
+            drop on binary frames, is asked for).
+        val_data: held-out samples validated after each epoch (None: none); never
+            augmented.
         config: loop settings.
-        log: receives one progress line per epoch.
+        log: receives one progress line per epoch (rank 0 only).
         resume: a checkpoint from :func:`load_checkpoint` to continue from; it must
             be of the same spec and rule.
+        progress: per-batch progress (rank 0 only; it draws on a terminal only).
+        dist_info: this process's place among data-parallel processes (default:
+            :func:`~.distributed.current`; a single process without a process group).
 
     Returns:
         the result, ``net`` holding the best epoch's weights.
     """
+    info = dist_info or distributed.current()
+    if not info.is_main:
+        log, progress = (lambda line: None), None
     rule: Rule = net.rule
+    if info.device.type != "cpu":
+        net.to(info.device)
     params = list(net.parameters())
     opt = rule.optimizer(params)
     result = TrainResult(net)
@@ -183,29 +222,60 @@ def train(
             result.best_val_accuracy = best_stats.val_accuracy
         log(f"resumed after epoch {start} (best {_pct(result.best_val_accuracy)} "
             f"at epoch {result.best_epoch})")
+    model = distributed.wrap(net, info)
     jitter = Jitter(config.jitter_px) if config.jitter_px else None
+    augment = Augment(config.drop_events, config.time_jitter_us)
+    if augment.needs_events(train_data.binning.input.mode == "binary") and (
+            train_data.events is None or train_data.t0_us is None):
+        raise ValueError("time jitter (or dropping events of binary frames) needs the "
+                         "training samples' events: load_frames(..., keep_events=True)")
+    global_batch = config.batch_size * info.world
+    n_batches = math.ceil(len(train_data) / global_batch)
     t_begin = time.perf_counter() - result.seconds
     for epoch in range(start + 1, config.epochs + 1):
         t0 = time.perf_counter()
         rng = np.random.default_rng([config.seed, epoch])
         loss_sum, correct, seen, events = 0.0, 0, 0, 0
-        for x, y, idx in batches(train_data, config.batch_size, rng, jitter):
-            out = net(x)
+        for b, (x, y, idx) in enumerate(batches(
+                train_data, global_batch, rng, jitter, augment=augment,
+                sample_seed=(config.seed, epoch), shard=(info.rank, info.world)), 1):
+            n = len(idx)
+            if info.world > 1 and not n:
+                # an empty share (a last batch smaller than the world) still joins the
+                # gradient average, with zero weight
+                x = torch.zeros((x.shape[0], 2, *x.shape[2:]), dtype=x.dtype)
+                y = torch.zeros(2, dtype=torch.int64)
+            x, y = x.to(info.device), y.to(info.device)
+            out = model(x)
             loss = rule.loss(out, y)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if info.world > 1:
+                # DDP averages over processes: weight each share's mean by its size
+                n_global = min(global_batch, len(train_data) - (b - 1) * global_batch)
+                (loss * (n * info.world / n_global)).backward()
+            else:
+                loss.backward()
             if rule.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, rule.grad_clip)
             opt.step()
             rule.after_step(params)
-            loss_sum += float(loss.detach()) * len(y)
-            correct += int((rule.scores(out.detach()).argmax(1) == y).sum())
-            seen += len(y)
-            events += int(train_data.n_used[idx].sum())
+            if n:
+                loss_sum += float(loss.detach()) * n
+                correct += int((rule.scores(out.detach()).argmax(1) == y).sum())
+                seen += n
+                events += int(train_data.n_used[idx].sum())
+            if progress is not None:
+                el = time.perf_counter() - t0
+                progress.update(epoch, config.epochs, b, n_batches, loss_sum / max(seen, 1),
+                                correct / max(seen, 1), events / el if el > 0 else 0.0, el)
+        if progress is not None:
+            progress.end()
         train_s = time.perf_counter() - t0
+        loss_sum, correct, seen, events = distributed.all_sum(
+            [loss_sum, correct, seen, events], info)
         val_acc = val_loss = None
         if val_data is not None and len(val_data):
-            val_acc, val_loss, _ = evaluate(net, val_data)
+            val_acc, val_loss = _validate(net, val_data, info)
         stats = EpochStats(epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val_loss,
                            val_acc, events / train_s if train_s > 0 else 0.0,
                            time.perf_counter() - t0)
@@ -219,16 +289,19 @@ def train(
             best = {k: v.detach().clone() for k, v in net.state_dict().items()}
         result.seconds = time.perf_counter() - t_begin
         log(progress_line(stats, config.epochs, result))
-        if config.checkpoint:
+        if config.checkpoint and info.is_main:
             _save_checkpoint(config.checkpoint, net, best, opt, result, config)
         if (config.patience is not None and val_acc is not None
                 and epoch - result.best_epoch >= config.patience):
             result.stopped = "early stopping"
             break
-        if config.max_minutes is not None and result.seconds > 60 * config.max_minutes:
+        if distributed.agree(config.max_minutes is not None
+                             and result.seconds > 60 * config.max_minutes, info):
             result.stopped = "time budget"
             break
     net.load_state_dict(best)
+    if info.device.type != "cpu":
+        net.cpu()
     return result
 
 

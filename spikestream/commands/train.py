@@ -10,12 +10,23 @@ rule, validates each epoch, checkpoints beside the output (``--resume`` continue
 from it), stops early after ``--patience`` epochs without progress, prints a
 summary table, writes the best epoch's weights with their provenance to ``--out``
 and measures the test accuracy of that file through the runtime's Engine.
+
+Training samples can be augmented (``--jitter`` pixels, ``--drop-events P``,
+``--time-jitter-us S``); validation and test samples never are. On a terminal a
+progress bar shows each batch. Under ``torchrun --nproc_per_node N -m spikestream
+train ...`` N processes train one model with torch DDP (gloo on CPU, NCCL on GPU),
+each on its share of every batch (``--batch-size`` is per process); rank 0 alone
+prints and writes the checkpoint, the model and its card.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..training.distributed import DistInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffles")
     p.add_argument("--steps", type=int, default=16, help="T, steps per sample (default 16)")
     p.add_argument("--dt-ms", type=float, default=20.0, help="step length, ms (default 20)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="samples per step and process (default 32)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="validation fraction of each class, chooses the epoch (default 0.1)")
     p.add_argument("--test-fraction", type=float, default=0.2,
@@ -43,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=int, default=10,
                    help="early stopping: epochs without a better validation accuracy")
     p.add_argument("--jitter", type=int, default=0, help="spatial jitter, pixels (default 0)")
+    p.add_argument("--drop-events", type=float, default=0.0, metavar="P",
+                   help="drop each training event with probability P (default 0)")
+    p.add_argument("--time-jitter-us", type=float, default=0.0, metavar="S",
+                   help="move each training event's time by N(0, S) µs, tonic's TimeJitter "
+                        "(default 0)")
     p.add_argument("--channels", default="12,32", help="conv channels, e.g. 12,32")
     p.add_argument("--kernel", type=int, default=5, help="conv kernel size (default 5)")
     p.add_argument("--padding", type=int, default=1, help="conv padding (default 1)")
@@ -73,11 +90,22 @@ def _settings(pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..training import distributed
+
+    info = distributed.init_from_env()
+    try:
+        return _run(args, info)
+    finally:
+        distributed.shutdown()
+
+
+def _run(args: argparse.Namespace, info: DistInfo) -> int:
     from pathlib import Path
 
     import torch
 
     from ..runtime.spec import InputSpec
+    from ..training.augment import Augment
     from ..training.data import Binning, split_indices
     from ..training.datasets import open_dataset
     from ..training.evaluate import evaluate_engine
@@ -90,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         summary_table,
         train,
     )
+    from ..training.progress import ProgressBar
     from ..training.rules import Arch, get_rule
 
     if args.threads:
@@ -102,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         channels = tuple(int(c) for c in args.channels.split(","))
         if len(channels) != 2:
             raise ValueError(f"--channels: expected 2 numbers, got {args.channels!r}")
+        augment = Augment(args.drop_events, args.time_jitter_us)
     except ValueError as e:
         print(f"spikestream train: error: {e}", file=sys.stderr)
         return 2
@@ -117,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"spikestream train: error: {e}", file=sys.stderr)
         return 2
-    data = load_frames(dataset, binning, args.limit)
+    data = load_frames(dataset, binning, args.limit,
+                       keep_events=augment.needs_events(args.binary))
     train_set, val_set = data.subset(tr), data.subset(va)
     name = args.name or f"{Path(args.data).resolve().name}-{rule.name}"
     arch = Arch(channels=channels, kernel=args.kernel, padding=args.padding)
@@ -127,15 +158,22 @@ def run(args: argparse.Namespace) -> int:
     for f in (args.out, ckpt):
         Path(f).parent.mkdir(parents=True, exist_ok=True)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                         patience=args.patience, jitter_px=args.jitter, checkpoint=ckpt,
-                         max_minutes=args.max_minutes)
+                         patience=args.patience, jitter_px=args.jitter,
+                         drop_events=args.drop_events, time_jitter_us=args.time_jitter_us,
+                         checkpoint=ckpt, max_minutes=args.max_minutes)
     resume = load_checkpoint(ckpt) if args.resume else None
     n_params = sum(p.numel() for p in net.parameters())
-    print(f"train {rule.name} on {args.data} ({dataset.layout}): {len(train_set)} samples, "
-          f"{len(val_set)} validation, {len(te)} test; T={args.steps} x {args.dt_ms:g} ms; "
-          f"{n_params:,} weights; {torch.get_num_threads()} threads", flush=True)
+    if info.is_main:
+        procs = f"; {info.world} processes (DDP)" if info.world > 1 else ""
+        print(f"train {rule.name} on {args.data} ({dataset.layout}): {len(train_set)} "
+              f"samples, {len(val_set)} validation, {len(te)} test; T={args.steps} x "
+              f"{args.dt_ms:g} ms; {n_params:,} weights; {torch.get_num_threads()} "
+              f"threads{procs}", flush=True)
     result = train(net, train_set, val_set if len(val_set) else None, config,
-                   log=lambda line: print(line, flush=True), resume=resume)
+                   log=lambda line: print(line, flush=True), resume=resume,
+                   progress=ProgressBar(), dist_info=info)
+    if not info.is_main:
+        return 0
     print(summary_table(result))
     prov = make_provenance(
         rule=rule,
@@ -143,11 +181,13 @@ def run(args: argparse.Namespace) -> int:
               "n_train": len(train_set), "n_val": len(val_set), "n_test": len(te),
               "split_seed": args.split_seed, "val_fraction": args.val_fraction,
               "test_fraction": args.test_fraction, "limit": args.limit,
-              "dt_us": dt_us, "n_steps": args.steps, "jitter_px": args.jitter},
+              "dt_us": dt_us, "n_steps": args.steps, "jitter_px": args.jitter,
+              "drop_events": args.drop_events, "time_jitter_us": args.time_jitter_us},
         training={"epochs": len(result.history), "best_epoch": result.best_epoch,
                   "batch_size": args.batch_size, "seed": args.seed, "arch": arch.to_dict(),
                   "seconds": round(result.seconds, 1),
-                  "stopped": result.stopped, "threads": torch.get_num_threads()},
+                  "stopped": result.stopped, "threads": torch.get_num_threads(),
+                  "processes": info.world},
         validation_accuracy=result.best_val_accuracy,
         n_steps=args.steps,
     )
@@ -186,6 +226,10 @@ def _command(args: argparse.Namespace) -> str:
              f"--patience {args.patience}"]
     if args.name:
         parts.append(f"--name {args.name}")
+    if args.drop_events:
+        parts.append(f"--drop-events {args.drop_events:g}")
+    if args.time_jitter_us:
+        parts.append(f"--time-jitter-us {args.time_jitter_us:g}")
     if args.binary:
         parts.append("--binary")
     if args.limit is not None:
