@@ -35,6 +35,7 @@ from .errors import NIRError
 from .exporter import build_graph
 from .graph import chain, read_graph
 from .importer import META_KEY, build_model, spec_metadata
+from .restore import restore
 
 __all__ = [
     "CONVENTIONS",
@@ -93,6 +94,9 @@ def import_nir(graph: nir.NIRGraph | str | os.PathLike[str], *, dt_us: int | Non
 
     Raises:
         NIRError: a node or parameter spikestream cannot express, naming the node.
+
+    A graph that is exactly what :func:`export_nir` wrote (same weights, time constants
+    and ``dt_us``) comes back as the stored spec, bit-exact (see :mod:`.restore`).
     """
     source = "<graph>"
     if not isinstance(graph, nir.NIRGraph):
@@ -114,6 +118,18 @@ def import_nir(graph: nir.NIRGraph | str | os.PathLike[str], *, dt_us: int | Non
     if name is None:
         name = stored.name if stored else (Path(source).stem if source != "<graph>"
                                            else "nir-import")
+    if stored is not None and dt_us == stored.dt_us and input in (None, stored.input) \
+            and classes in (None, stored.classes) and name == stored.name \
+            and nir_dt_s is None and conv.name == "nir":
+        prov = dict(stored.provenance)
+        prov["nir_import"] = {
+            "file": None if source == "<graph>" else os.path.basename(source),
+            "convention": "nir", "step": conv.leak_step(dt_us), "restored": True,
+            "nir_version": getattr(nir, "__version__", "?"),
+        }
+        model = restore(graph, stored, source, prov)
+        if model is not None:
+            return model
     if input is None and stored is not None:
         input = stored.input
     if classes is None and stored is not None:

@@ -56,6 +56,8 @@ class Convention:
         cuba: CubaLIF/CubaLI nodes can be expressed.
         float32_taus: the exporter computes ``tau`` in float32 from its own float32 step
             factor, so ``h / tau`` is recovered with :func:`shortest_f32`.
+        fire_ge: the exporter's neurons fire on ``v >= v_threshold`` (SpikingJelly's
+            Heaviside), not NIR's ``v > v_threshold``.
         note: why, for messages and ``--help``.
     """
 
@@ -65,6 +67,7 @@ class Convention:
     integrate_per_step: bool
     cuba: bool
     float32_taus: bool
+    fire_ge: bool
     note: str
 
     def leak_step(self, dt_us: int, nir_dt_s: float | None = None) -> float:
@@ -86,14 +89,17 @@ class Convention:
 
 
 CONVENTIONS: dict[str, Convention] = {
-    "nir": Convention("nir", None, False, False, True, False,
+    "nir": Convention("nir", None, False, False, True, False, False,
                       "NIR's ODEs in seconds, forward Euler with h = dt_us * 1e-6"),
-    "snntorch": Convention("snntorch", 1e-4, False, True, True, True,
+    "snntorch": Convention("snntorch", 1e-4, False, True, True, True, False,
                            "snnTorch export_nir/import_nir: forward Euler with dt = 1e-4 "
                            "(Leaky beta = 1 - dt/tau)"),
-    "norse": Convention("norse", 1e-3, True, True, False, True,
+    "norse": Convention("norse", 1e-3, True, True, False, True, False,
                         "Norse 1.1 to_nir(dt=1e-3): tau written as dt / tau_mem_inv "
                         "(norse#411), so h = dt**2"),
+    "spikingjelly": Convention("spikingjelly", 1e-4, False, False, True, False, True,
+                               "SpikingJelly 2.0 export_to_nir(dt=1e-4): NIR's ODEs with "
+                               "h = dt (IF r = 1/dt), firing on v >= v_threshold"),
 }
 
 

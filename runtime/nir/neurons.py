@@ -85,16 +85,17 @@ def map_neuron(key: str, node: Any, shape: tuple[int, ...], conv: Convention, dt
     n = _Node(key, node, shape, source)
     h = conv.leak_step(dt_us, nir_dt_s)
     zero = np.zeros(shape)
+    fire: dict[str, Any] = {"reset": "zero", "fire_ge": conv.fire_ge}
     if isinstance(node, nir.Threshold):
         thr = n.uniform("threshold", n.param("threshold"))
-        return NeuronParams(decay=0.0, threshold=thr, reset="zero"), np.ones(shape), zero
+        return NeuronParams(decay=0.0, threshold=thr, **fire), np.ones(shape), zero
     if isinstance(node, nir.IF | nir.I):
         gain = snap(conv.integrate_step(dt_us, nir_dt_s) * n.param("r"))
         if isinstance(node, nir.I):
             return NeuronParams(decay=1.0, reset="none", spiking=False), gain, zero
         n.no_reset_offset()
         thr = n.uniform("v_threshold", n.param("v_threshold"))
-        return NeuronParams(decay=1.0, threshold=thr, reset="zero"), gain, zero
+        return NeuronParams(decay=1.0, threshold=thr, **fire), gain, zero
     if isinstance(node, nir.LIF | nir.LI):
         a = conv.step_fraction(h, n.positive("tau"))
         decay = n.decay("tau", a)
@@ -104,7 +105,7 @@ def map_neuron(key: str, node: Any, shape: tuple[int, ...], conv: Convention, dt
             return NeuronParams(decay=decay, reset="none", spiking=False), gain, offset
         n.no_reset_offset()
         thr = n.uniform("v_threshold", n.param("v_threshold"))
-        return NeuronParams(decay=decay, threshold=thr, reset="zero"), gain, offset
+        return NeuronParams(decay=decay, threshold=thr, **fire), gain, offset
     if isinstance(node, nir.CubaLIF | nir.CubaLI):
         if not conv.cuba:
             raise n.fail(f"convention {conv.name!r}: {conv.note}; its current-based cell "
@@ -123,6 +124,6 @@ def map_neuron(key: str, node: Any, shape: tuple[int, ...], conv: Convention, dt
                                  syn_decay=syn_decay), gain, zero)
         n.no_reset_offset()
         thr = n.uniform("v_threshold", n.param("v_threshold"))
-        return (NeuronParams(decay=decay, threshold=thr, reset="zero", syn_decay=syn_decay),
+        return (NeuronParams(decay=decay, threshold=thr, syn_decay=syn_decay, **fire),
                 gain, zero)
     raise n.fail("not a neuron node")  # pragma: no cover (callers check NEURON_TYPES)
