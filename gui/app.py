@@ -4,11 +4,11 @@
 running one), the :class:`~.window.MainWindow` over a :class:`~.worker.Worker`, and
 plays. With ``screenshot`` and ``seconds`` it plays ``seconds`` of **stream time**
 (the recording's or the synthetic camera's clock, so the picture does not depend on
-the machine's speed; a live UDP or camera source counts wall time, as its stream time
-is wall time), or until the stream ends or fails, then saves ``window.grab()`` of the
-whole window as a PNG, closes the window (the worker, its reader thread and the
-source) and returns. A wall-clock limit of ``10 * seconds / speed + 60`` s guards
-against a stream that never advances.
+the machine's speed; a live UDP or camera source counts wall time from when it
+started playing, as its stream time is wall time), or until the stream ends or
+fails, then saves ``window.grab()`` of the whole window as a PNG, closes the window
+(the worker, its reader thread and the source) and returns. A wall-clock limit of
+``10 * seconds / speed + 60`` s guards against a stream that never advances.
 """
 
 from __future__ import annotations
@@ -66,11 +66,16 @@ def launch(source: str | None = None, model: str | None = None, backend: str = "
     t0 = time.monotonic()
     loop = QtCore.QEventLoop()
 
+    playing_since: list[float] = []
+
     def check() -> None:
         s = worker.latest()
-        wall = time.monotonic() - t0
-        if (s.t_s >= seconds or s.state in ("ended", "error", "stopped") or wall > limit
-                or (s.live and wall >= seconds)):
+        now = time.monotonic()
+        if s.state == "playing" and not playing_since:
+            playing_since.append(now)  # a live source's clock starts here
+        live_s = now - playing_since[0] if playing_since else 0.0
+        if (s.t_s >= seconds or s.state in ("ended", "error", "stopped")
+                or now - t0 > limit or (s.live and live_s >= seconds)):
             loop.quit()
 
     poll = QtCore.QTimer()
