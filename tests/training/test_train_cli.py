@@ -98,3 +98,21 @@ def test_cli_errors(tiny_nmnist: Path, tmp_path: Path,
     # a model trained before the test part (no test_fraction) has no test split
     rc = main(["eval", "--model", "nmnist-stbp", "--data", str(tiny_nmnist), "--split", "test"])
     assert rc == 2 and "held out no test part" in capsys.readouterr().err
+
+
+def test_event_augmentations_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "a.safetensors"
+    args = ["train", "--rule", "stbp", "--data", str(tiny_nmnist), "--out", str(out),
+            "--threads", "1", *TINY, "--epochs", "1"]
+    assert main([*args, "--drop-events", "0.1", "--time-jitter-us", "2000"]) == 0
+    text = capsys.readouterr().out
+    # not a terminal: epoch lines only, no progress bar
+    assert "\r" not in text and "epoch 1/1  loss" in text and "best: epoch 1" in text
+    prov = load_model(out).spec.provenance
+    assert prov["data"]["drop_events"] == 0.1 and prov["data"]["time_jitter_us"] == 2000
+    assert prov["training"]["processes"] == 1
+    card = (tmp_path / "a.md").read_text()
+    assert "--drop-events 0.1" in card and "--time-jitter-us 2000" in card
+    assert main([*args, "--drop-events", "1.5"]) == 2
+    assert "drop probability must be in [0, 1)" in capsys.readouterr().err

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from spikestream.runtime.spec import InputSpec
-from spikestream.training.data import Binning, stratified_split
-from spikestream.training.data_nmnist import load_nmnist
+from spikestream.training.augment import Augment
+from spikestream.training.data import Binning, FrameSet, stratified_split
+from spikestream.training.data_nmnist import load_nmnist, open_nmnist_dataset
+from spikestream.training.frames import load_frames
 from spikestream.training.loop import (
     TrainConfig,
     evaluate,
@@ -102,3 +105,37 @@ def test_early_stopping_keeps_the_best_epoch(tiny_nmnist: Path) -> None:
     assert table.splitlines()[0].split()[:3] == ["epoch", "train", "loss"]
     assert "best: epoch 1" in table and "early stopping" in table
     assert "ev/s" in progress_line(res.history[0], 10, res)
+
+
+def test_augmentations_are_seeded_and_only_train(tiny_nmnist: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ds = open_nmnist_dataset(tiny_nmnist)
+    data = load_frames(ds, Binning(INPUT, 20_000, 6), cache=False, keep_events=True)
+    tr, va = stratified_split(data.labels, 0.25, 0)
+    r = get_rule("stbp", loss_name="ce", lr="0.01")
+    spec = r.spec(Arch(channels=(3, 6), kernel=3, padding=1), INPUT, 20_000, data.classes)
+    seen: list[int] = []
+    frames = Augment.frames
+
+    def counting(self: Augment, d: FrameSet, idx: np.ndarray, rngs: list) -> np.ndarray:
+        seen.extend(int(i) for i in idx)
+        assert d is tr_set  # never the validation samples
+        return frames(self, d, idx, rngs)
+
+    monkeypatch.setattr(Augment, "frames", counting)
+    tr_set, va_set = data.subset(tr), data.subset(va)
+    cfg = TrainConfig(epochs=2, batch_size=8, seed=5, patience=None, drop_events=0.3,
+                      time_jitter_us=5_000.0)
+    runs = [train(SpikingNet(spec, r, seed=1), tr_set, va_set, cfg, log=lambda s: None)
+            for _ in range(2)]
+    assert sorted(seen) == sorted(2 * 2 * list(range(len(tr_set))))
+    w1, w2 = _weights(runs[0].net), _weights(runs[1].net)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    plain = train(SpikingNet(spec, r, seed=1), tr_set, va_set,
+                       TrainConfig(epochs=2, batch_size=8, seed=5, patience=None),
+                       log=lambda s: None)
+    assert [h.loss for h in plain.history] != [h.loss for h in runs[0].history]
+    # time jitter needs the samples' events
+    bare = load_frames(ds, Binning(INPUT, 20_000, 6), cache=False).subset(tr)
+    with pytest.raises(ValueError, match="keep_events=True"):
+        train(SpikingNet(spec, r, seed=1), bare, None, cfg, log=lambda s: None)
