@@ -88,6 +88,10 @@ def chain(graph: nir.NIRGraph, source: str = "<graph>"
         succ[edge[0]].append(edge[1])
         pred[edge[1]].append(edge[0])
     for key, node in nodes.items():
+        if node is None:
+            raise NIRError(source, key, None, "the exporter wrote no NIR node for it (Norse "
+                           "1.1's to_nir leaves every torch module it cannot map, e.g. "
+                           "AvgPool2d and Flatten, as None)")
         if isinstance(node, nir.NIRGraph):
             raise NIRError(source, key, "NIRGraph", "a subgraph node (snnTorch writes its "
                            "recurrent RLeaky/RSynaptic this way); spikestream runs "
