@@ -62,7 +62,10 @@ def drop_counts(frames: np.ndarray, p: float, rng: np.random.Generator) -> np.nd
     Returns:
         float32 frames of the same shape, each count ``<=`` the original.
     """
-    return rng.binomial(frames.astype(np.int64), 1.0 - p).astype(np.float32)
+    out = frames.astype(np.float32)
+    nz = frames > 0  # a pixel without events has nothing to drop: no draw
+    out[nz] = rng.binomial(frames[nz].astype(np.int64), 1.0 - p)
+    return out
 
 
 def drop_events(events: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:

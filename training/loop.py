@@ -104,11 +104,12 @@ def evaluate(net: SpikingNet, data: FrameSet, batch_size: int = 64
     n = len(data.classes)
     confusion = np.zeros((n, n), np.int64)
     loss_sum = 0.0
+    device = next(net.parameters()).device
     with torch.no_grad():
         for x, y, _ in batches(data, batch_size):
-            out = net(x)
-            loss_sum += float(net.rule.loss(out, y)) * len(y)
-            pred = net.rule.scores(out).argmax(1)
+            out = net(x.to(device))
+            loss_sum += float(net.rule.loss(out, y.to(device))) * len(y)
+            pred = net.rule.scores(out).argmax(1).cpu()
             np.add.at(confusion, (y.numpy(), pred.numpy()), 1)
     total = int(confusion.sum())
     acc = float(np.trace(confusion)) / total if total else 0.0
