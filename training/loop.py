@@ -189,7 +189,8 @@ def train(
         log: receives one progress line per epoch (rank 0 only).
         resume: a checkpoint from :func:`load_checkpoint` to continue from; it must
             be of the same spec and rule.
-        progress: per-batch progress (rank 0 only; it draws on a terminal only).
+        progress: per-batch progress (rank 0 only, its share of each batch; it draws
+            on a terminal only).
         dist_info: this process's place among data-parallel processes (default:
             :func:`~.distributed.current`; a single process without a process group).
 
