@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtWidgets
 
-from .qt import require_qt
+from .qt import fixed_time_axis, nice_ceiling, require_qt
 from .snapshot import Snapshot
+from .worker import TIMELINE_S
 
 pg = require_qt()
 
@@ -18,7 +19,7 @@ def y_top(latency_us: np.ndarray, dt_us: int) -> float:
     if not len(latency_us):
         return max(float(dt_us), 1.0) * 1.5
     robust = float(np.percentile(latency_us, 98)) * 1.3
-    return max(robust, float(dt_us) * 1.5, 1.0)
+    return nice_ceiling(max(robust, float(dt_us) * 1.5, 1.0))
 
 
 class LatencyView(QtWidgets.QWidget):
@@ -32,7 +33,7 @@ class LatencyView(QtWidgets.QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setTitle("engine latency per window (max per point; off-scale peaks clipped)")
         self.plot.setLabel("left", "latency (µs)")
-        self.plot.setLabel("bottom", "stream time", units="s")
+        fixed_time_axis(self.plot, TIMELINE_S)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -49,13 +50,17 @@ class LatencyView(QtWidgets.QWidget):
         lay.addWidget(self.figures)
         lay.addWidget(self.plot, 1)
         self._dt = 0
+        self._top = 0.0
 
     def show_snapshot(self, s: Snapshot) -> None:
-        self.curve.setData(s.latency_t_s, s.latency_us)
+        self.curve.setData(s.latency_t_s - s.t_s, s.latency_us)
         if s.dt_us != self._dt:
             self._dt = s.dt_us
             self.budget.setValue(s.dt_us)
-        self.plot.setYRange(0, y_top(s.latency_us, s.dt_us), padding=0)
+        top = y_top(s.latency_us, s.dt_us)
+        if top != self._top:
+            self._top = top
+            self.plot.setYRange(0, top, padding=0)
         rtf = "—" if s.rtf is None else f"{s.rtf:.2f}x"
         self.figures.setText(
             f"<b>real-time factor {rtf}</b> (stream s per wall s) · engine load "

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from .qt import NONE_COLOUR, class_colours, require_qt
+from .qt import NONE_COLOUR, cache_axes, class_colours, fixed_time_axis, require_qt
 from .snapshot import Snapshot
+from .worker import TIMELINE_S
 
 pg = require_qt()
 
@@ -31,16 +32,19 @@ class PredictionView(QtWidgets.QWidget):
         self.decided = QtWidgets.QLabel("–")
         self.decided.setStyleSheet("font-size: 40px; font-weight: bold; color: #ffffff;")
         self.confidence = QtWidgets.QLabel("")
-        self.confidence.setStyleSheet("font-size: 20px; color: #d0d4dc;")
+        self.confidence.setStyleSheet("font-size: 18px; color: #d0d4dc;")
         self.truth = QtWidgets.QLabel("")
         self.truth.setStyleSheet("font-size: 18px; color: #9aa3b2;")
         self.truth.setAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+        for label in (self.decided, self.confidence, self.truth):
+            # a long class name must not widen the panel (and squeeze the event view)
+            label.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         head = QtWidgets.QGridLayout()
-        head.addWidget(self.decided, 0, 0)
-        head.addWidget(self.truth, 0, 1)
-        head.addWidget(self.confidence, 1, 0, 1, 2)
-        head.setColumnStretch(0, 3)
-        head.setColumnStretch(1, 2)
+        head.addWidget(self.decided, 0, 0, 1, 2)
+        head.addWidget(self.confidence, 1, 0)
+        head.addWidget(self.truth, 1, 1)
+        head.setColumnStretch(0, 1)
+        head.setColumnStretch(1, 1)
 
         self.bars_plot = pg.PlotWidget()
         self.bars_plot.setMouseEnabled(x=False, y=False)
@@ -48,6 +52,7 @@ class PredictionView(QtWidgets.QWidget):
         self.bars_plot.getViewBox().invertY(True)
         self.bars_plot.setLabel("bottom", "probability")
         self.bars_plot.hideButtons()
+        cache_axes(self.bars_plot)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
         self.bars_plot.addItem(self.bars)
 
@@ -55,7 +60,7 @@ class PredictionView(QtWidgets.QWidget):
         self.timeline.setMouseEnabled(x=False, y=False)
         self.timeline.setMaximumHeight(110)
         self.timeline.hideButtons()
-        self.timeline.setLabel("bottom", "stream time", units="s")
+        fixed_time_axis(self.timeline, TIMELINE_S)
         self.timeline.getViewBox().invertY(True)
         self.timeline.setYRange(0, 1, padding=0)
         self.timeline.getAxis("left").setTicks([[(0.5, "decided")]])
@@ -78,6 +83,7 @@ class PredictionView(QtWidgets.QWidget):
         lay.addWidget(self.history)
         self._classes: tuple[tuple[str, ...], bool] | None = None
         self._colours = np.zeros((1, 3), np.uint8)
+        self._decided_colour = ""
 
     def _set_classes(self, s: Snapshot) -> None:
         self._classes = (s.classes, s.labelled)
@@ -99,8 +105,10 @@ class PredictionView(QtWidgets.QWidget):
         r, g, b = (255, 255, 255) if s.label is None else (int(v) for v in cols[s.label])
         colour = f"#{r:02x}{g:02x}{b:02x}"
         self.decided.setText(s.name or "–")
-        self.decided.setStyleSheet(f"font-size: 40px; font-weight: bold; color: {colour};")
-        self.confidence.setText(f"confidence {s.confidence:.0%}   ·   t = {s.t_s:7.2f} s   ·   "
+        if colour != self._decided_colour:  # a style sheet change re-polishes: rarely
+            self._decided_colour = colour
+            self.decided.setStyleSheet(f"font-size: 40px; font-weight: bold; color: {colour};")
+        self.confidence.setText(f"confidence {s.confidence:.0%} · t {s.t_s:.2f} s · "
                                 f"window {max(s.window_index, 0):,}")
         if s.labelled:
             mark = "" if s.true_name is None else ("  ✓" if s.true_name == s.name else "  ✗")
@@ -115,7 +123,7 @@ class PredictionView(QtWidgets.QWidget):
                               brushes=brushes)
         t = s.timeline_t_s
         if len(t) > 1:
-            x0, width = float(t[0]), max(float(t[-1] - t[0]), 1e-6)
+            x0, width = float(t[0]) - s.t_s, max(float(t[-1] - t[0]), 1e-6)
             self.pred_strip.setImage(strip(s.timeline_pred, cols), autoLevels=False,
                                      levels=(0, 255))
             self.pred_strip.setRect(QtCore.QRectF(x0, 0.05, width, 0.9))
@@ -123,7 +131,6 @@ class PredictionView(QtWidgets.QWidget):
                 self.true_strip.setImage(strip(s.timeline_true, cols), autoLevels=False,
                                          levels=(0, 255))
                 self.true_strip.setRect(QtCore.QRectF(x0, 1.05, width, 0.9))
-            self.timeline.setXRange(x0, x0 + width, padding=0)
         lines = [f"{d.t_s:8.2f} s  {d.name:<26} {d.confidence:4.0%}"
                  + ("" if d.true_name is None else f"  (true: {d.true_name})")
                  for d in s.decisions[-4:]]

@@ -64,5 +64,40 @@ def class_colours(n: int) -> list[tuple[int, int, int]]:
     return [base[k % len(base)] for k in range(n)]
 
 
+def fixed_time_axis(plot, window_s: float) -> None:
+    """A plot's x axis as "seconds before now", fixed to ``[-window_s, 0]``: its ticks
+    are drawn once, not every frame as a scrolling stream-time axis would be (data go
+    in as ``t - t_now``)."""
+    plot.setLabel("bottom", "seconds before now")
+    plot.setXRange(-window_s, 0, padding=0)
+    plot.getAxis("bottom").enableAutoSIPrefix(False)
+    cache_axes(plot)
+
+
+def cache_axes(plot) -> None:
+    """Cache each axis of a ``PlotItem``/``PlotWidget`` as a pixmap: an axis whose
+    range does not change is blitted on a redraw, not drawn again (axis text is the
+    most expensive thing pyqtgraph paints)."""
+    from PySide6 import QtWidgets
+
+    item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else plot
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        axis.setCacheMode(QtWidgets.QGraphicsItem.DeviceCoordinateCache)
+
+
+def nice_ceiling(v: float) -> float:
+    """The smallest 1, 2 or 5 x 10^k >= ``v`` (> 0): an axis top that changes rarely."""
+    import math
+
+    if v <= 0:
+        return 1.0
+    k = 10.0 ** math.floor(math.log10(v))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * k >= v * (1 - 1e-9):
+            return m * k
+    return 10.0 * k
+
+
 NONE_COLOUR = (45, 48, 56)
 """Colour of "no gesture" / unlabelled stretches."""

@@ -1,5 +1,5 @@
 """``SpikeView``: what the hidden layers fire: one activity map per layer and their
-firing rates over stream time.
+firing rates over the last seconds.
 
 Each map shows every neuron's firing rate over the windows since the previous frame
 (channels tiled, see :func:`~.activity.tile`), coloured with ``inferno``; the plot
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .qt import class_colours, require_qt
+from .qt import class_colours, fixed_time_axis, nice_ceiling, require_qt
 from .snapshot import Snapshot
+from .worker import TIMELINE_S
 
 pg = require_qt()
 
@@ -38,6 +39,7 @@ class SpikeView(pg.GraphicsLayoutWidget):
         self.maps: list[tuple[object, object]] = []
         self.curves: list[object] = []
         self.rate_plot = None
+        self._top = 0.0
 
     def _build(self, s: Snapshot) -> None:
         self.clear()
@@ -54,9 +56,10 @@ class SpikeView(pg.GraphicsLayoutWidget):
             box.addItem(img)
             self.maps.append((label, img))
         self.rate_plot = self.addPlot(row=1, col=n, rowspan=2)
+        self._top = 0.0
         p = self.rate_plot
         p.setLabel("left", "neurons firing", units="%")
-        p.setLabel("bottom", "stream time", units="s")
+        fixed_time_axis(p, TIMELINE_S)
         p.showGrid(x=True, y=True, alpha=0.25)
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
@@ -78,4 +81,9 @@ class SpikeView(pg.GraphicsLayoutWidget):
             img.setImage(colourise(a.image, self.lut, max(vmax, 0.05)), autoLevels=False,
                          levels=(0, 255))
             label.setText(f"{a.name} {'x'.join(map(str, a.shape))} · {a.mean_rate:.1%}")
-            curve.setData(a.rate_t_s, a.rate * 100.0)
+            curve.setData(a.rate_t_s - s.t_s, a.rate * 100.0)
+        top = nice_ceiling(max([float(a.rate.max()) * 100.0 for a in s.layers if len(a.rate)]
+                               + [1.0]) * 1.05)
+        if self.rate_plot is not None and top != self._top:  # fixed axis: drawn rarely
+            self._top = top
+            self.rate_plot.setYRange(0, top, padding=0)

@@ -53,7 +53,7 @@ class EventTrail:
         return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _render(last_t: np.ndarray, t_now: np.int64, trail: np.int64, on: np.ndarray,
             off: np.ndarray, out: np.ndarray) -> None:
     """``out[y, x]`` = ON colour x fade(ON age) + OFF colour x fade(OFF age), clipped."""
