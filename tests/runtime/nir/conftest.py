@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import numpy as np
@@ -14,6 +14,18 @@ from spikestream.streams.windowing import EventWindow, Windower
 
 N_STEPS = 1200
 """1 ms steps of the busy recording each peer test runs (~1.2 s of real motion)."""
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """The peers' tiny per-step convolutions run ~30x slower on two threads of a busy
+    2-core machine than on one; one thread during each test, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

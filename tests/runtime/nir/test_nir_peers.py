@@ -102,6 +102,39 @@ def test_snntorch_export_runs_spike_for_spike(snntorch_export, dvs_windows, dvs_
     np.testing.assert_array_equal(out, want_out)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_snntorch_linear_lif_net_from_a_file(backend: str, snntorch_to_nir, dvs_windows,
+                                             dvs_frames, dvs_input, tmp_path: Path) -> None:
+    """A pure linear LIF net (Flatten, Linear, Leaky, Linear, Leaky), biases included."""
+    snn = pytest.importorskip("snntorch", reason="snntorch is a dev dependency")
+    from snntorch import utils
+
+    def leaky(n: int, beta: float, **kw):
+        return snn.Leaky(beta=torch.full((n,), beta), threshold=torch.full((n,), 0.5),
+                         init_hidden=True, reset_mechanism="zero", **kw)
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(512, 24), leaky(24, 0.75),
+                              torch.nn.Linear(24, 5), leaky(5, 0.5, output=True))
+    _grid(net, scale=4.0)
+    path = tmp_path / "linear.nir"
+    nir.write(path, snntorch_to_nir(net, torch.zeros(1, 2, 16, 16), ignore_dims=[0]))
+    model = import_nir(path, dt_us=1000, input=dvs_input)
+    assert [x.type for x in model.spec.layers] == ["flatten", "linear", "linear"]
+    assert [x.neuron.decay for x in model.spec.layers[1:]] == [0.75, 0.5]
+    utils.reset(net)
+    want, hidden = [], []
+    with torch.inference_mode():
+        for f in dvs_frames:
+            z = net[2](net[1](net[0](torch.from_numpy(f)[None])))
+            spk, _ = net[4](net[3](z))
+            want.append(spk[0].numpy().copy())
+            hidden.append(z[0].numpy().copy())
+    out, rec = _engine_outputs(model, dvs_windows, backend, layer=model.spec.layers[1].name)
+    assert np.sum(want) > 10 and np.sum(hidden) > 100
+    np.testing.assert_array_equal(rec, np.array(hidden))
+    np.testing.assert_array_equal(out, np.array(want))
+
+
 def test_snntorch_synaptic_is_a_cubalif(dvs_windows, dvs_frames, dvs_input,
                                        snntorch_to_nir) -> None:
     snn = pytest.importorskip("snntorch", reason="snntorch is a dev dependency")
