@@ -37,5 +37,6 @@ class EventView(pg.GraphicsLayoutWidget):
         w, h = s.sensor_size
         self.title.setText(
             f"events  <span style='color:#ffd23c'>■ ON</span> "
-            f"<span style='color:#4696ff'>■ OFF</span>  ·  {s.n_events:,} in the last "
-            f"{s.dt_us / 1000:g} ms  ·  {s.event_rate_hz / 1e3:,.0f} kev/s  ·  {w}x{h}")
+            f"<span style='color:#4696ff'>■ OFF</span>  ·  window {max(s.window_index, 0):,}: "
+            f"{s.n_events:,} events in {s.dt_us / 1000:g} ms  ·  "
+            f"{s.event_rate_hz / 1e3:,.0f} kev/s  ·  {w}x{h}")

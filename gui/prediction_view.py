@@ -108,8 +108,7 @@ class PredictionView(QtWidgets.QWidget):
         if colour != self._decided_colour:  # a style sheet change re-polishes: rarely
             self._decided_colour = colour
             self.decided.setStyleSheet(f"font-size: 40px; font-weight: bold; color: {colour};")
-        self.confidence.setText(f"confidence {s.confidence:.0%} · t {s.t_s:.2f} s · "
-                                f"window {max(s.window_index, 0):,}")
+        self.confidence.setText(f"confidence {s.confidence:.0%} · t {s.t_s:.2f} s")
         if s.labelled:
             mark = "" if s.true_name is None else ("  ✓" if s.true_name == s.name else "  ✗")
             self.truth.setText(f"true: <b>{s.true_name or 'no gesture'}</b>{mark}")
