@@ -53,7 +53,9 @@ __all__ = [
 def detect_convention(graph: nir.NIRGraph) -> str:
     """``"snntorch"`` when every LIF/CubaLIF node has snnTorch's signature
     ``r = tau / 1e-4`` (its ``export_nir`` writes exactly that, and nothing else does
-    by chance), else ``"nir"``."""
+    by chance) and the graph is not spikestream's own export, else ``"nir"``."""
+    if spec_metadata(graph) is not None:
+        return "nir"
     found = False
     for node in graph.nodes.values():
         tau = getattr(node, "tau", None) if isinstance(node, nir.LIF) else (
