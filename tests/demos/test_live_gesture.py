@@ -88,6 +88,16 @@ def test_udp_mode_plays_what_spikestream_send_sends(dvs_model, dvs128_files):
     assert summary and not summary[0].startswith("0 windows"), out
 
 
+def test_the_shipped_gesture_model_is_the_default():
+    from spikestream.models import available
+
+    if "gesture-synthetic" not in available():
+        pytest.skip("the gesture model is not installed")
+    r = run_demo("--headless", "--seconds", "3", "--seed", "0")
+    assert r.returncode == 0, r.stderr
+    assert "(true: " in r.stdout and "decision = true label in" in r.stdout
+
+
 def test_absent_gesture_model_is_explained(capsys):
     demo = runpy.run_path(str(DEMO), run_name="demo")
     assert demo["gesture_model"](None, shipped=["nmnist-stbp"]) is None

@@ -96,10 +96,15 @@ def test_real_recording_shows_events_spikes_prediction_and_latency(
     assert {t.ident for t in threading.enumerate()} <= before  # no thread left behind
 
 
-def test_pause_step_reset_speed_buttons(qtbot, dvs128_files, dvs_model, no_thread_left):
-    win = open_window(qtbot, str(dvs128_files[-1]), dvs_model)
+def test_open_file_pause_step_reset_speed_buttons(qtbot, monkeypatch, dvs128_files, dvs_model,
+                                                  no_thread_left):
+    win = open_window(qtbot, None, dvs_model)
     try:
-        wait_for(qtbot, win, lambda s: s.seq > 100 or s.state in FINAL)
+        monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                            lambda *a, **k: (str(dvs128_files[-1]), ""))
+        click(qtbot, win, "Open file…")
+        s = wait_for(qtbot, win, lambda s: s.seq > 100 or s.state in FINAL)
+        assert s.source == str(dvs128_files[-1]) and s.state == "playing", s.message
         click(qtbot, win, "Pause")
         s = wait_for(qtbot, win, lambda s: s.state == "paused")
         qtbot.wait(200)
@@ -125,7 +130,10 @@ def test_pause_step_reset_speed_buttons(qtbot, dvs128_files, dvs_model, no_threa
 
 
 def test_synthetic_gestures_show_the_true_label(qtbot, dvs_model, artifacts, no_thread_left):
-    win = open_window(qtbot, None, dvs_model)
+    from spikestream.models import available
+
+    model = "gesture-synthetic" if "gesture-synthetic" in available() else dvs_model
+    win = open_window(qtbot, None, model)
     wait_for(qtbot, win, lambda s: s.state == "idle")
     click(qtbot, win, "Synthetic")
     s = wait_for(qtbot, win, lambda s: s.t_s >= 2.5 or s.state in FINAL, 60)
@@ -137,15 +145,18 @@ def test_synthetic_gestures_show_the_true_label(qtbot, dvs_model, artifacts, no_
     close(win)
 
 
-def test_udp_source_plays_and_releases_its_port(qtbot, dvs128_files, dvs_model,
+def test_udp_source_plays_and_releases_its_port(qtbot, monkeypatch, dvs128_files, dvs_model,
                                                 no_thread_left):
     from spikestream.streams import open_source
     from spikestream.streams.sender import send_events
 
     port = free_port()
-    win = open_window(qtbot, f"udp://127.0.0.1:{port}?sensor=128x128", dvs_model)
+    win = open_window(qtbot, None, dvs_model)
     stop = threading.Event()
     try:
+        monkeypatch.setattr(QtWidgets.QInputDialog, "getText",
+                            lambda *a, **k: (f"127.0.0.1:{port}?sensor=128x128", True))
+        click(qtbot, win, "UDP…")
         s = wait_for(qtbot, win, lambda s: s.state in ("playing", *FINAL))
         assert s.state == "playing" and s.live, s.message
         with open_source(dvs128_files[-1]) as rec:
