@@ -6,6 +6,8 @@ sensor's resolution, y down as the camera sees it.
 
 from __future__ import annotations
 
+from PySide6 import QtWidgets
+
 from .qt import require_qt
 from .snapshot import Snapshot
 
@@ -15,7 +17,7 @@ pg = require_qt()
 class EventView(pg.GraphicsLayoutWidget):
     """The event image with a title line (events per window, event rate, sensor)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = self.addLabel("events", size="11pt", col=0, row=0)
         self.box = self.addViewBox(row=1, col=0, lockAspect=True, enableMouse=False)

@@ -25,7 +25,7 @@ def y_top(latency_us: np.ndarray, dt_us: int) -> float:
 class LatencyView(QtWidgets.QWidget):
     """Latency plot (µs per window, budget line) and the real-time figures."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.figures = QtWidgets.QLabel("")
         self.figures.setStyleSheet("font-size: 13px; color: #d0d4dc;")

@@ -27,7 +27,7 @@ def strip(indices: np.ndarray, colours: np.ndarray) -> np.ndarray:
 class PredictionView(QtWidgets.QWidget):
     """Decision, confidence, true label, probability bars and decision timeline."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.decided = QtWidgets.QLabel("–")
         self.decided.setStyleSheet("font-size: 40px; font-weight: bold; color: #ffffff;")

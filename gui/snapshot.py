@@ -9,6 +9,7 @@ into what the GUI is drawing.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,7 +143,7 @@ class SnapshotSlot:
         with self._lock:
             return self._snap
 
-    def wait(self, predicate, timeout_s: float) -> Snapshot:
+    def wait(self, predicate: Callable[[Snapshot], bool], timeout_s: float) -> Snapshot:
         """Block until ``predicate(snapshot)`` holds or ``timeout_s`` passes; return
         the latest snapshot either way (for scripts and tests)."""
         with self._lock:

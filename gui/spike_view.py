@@ -10,6 +10,7 @@ colour of the layer's name.
 from __future__ import annotations
 
 import numpy as np
+from PySide6 import QtWidgets
 
 from .qt import class_colours, fixed_time_axis, nice_ceiling, require_qt
 from .snapshot import Snapshot
@@ -32,7 +33,7 @@ def colourise(a: np.ndarray, lut: np.ndarray, vmax: float) -> np.ndarray:
 class SpikeView(pg.GraphicsLayoutWidget):
     """Activity maps of the hidden layers (top) and their firing rates (bottom)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.lut = pg.colormap.get("inferno").getLookupTable(nPts=256)[:, :3].astype(np.uint8)
         self._names: tuple[str, ...] | None = None

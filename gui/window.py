@@ -12,8 +12,9 @@ the status bar.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..models import available
 from ..runtime.backends.base import BACKENDS
@@ -91,7 +92,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tb.setMovable(False)
         w = self.worker
 
-        def button(text: str, slot, tip: str) -> QtWidgets.QPushButton:
+        def button(text: str, slot: Callable[[], object], tip: str) -> QtWidgets.QPushButton:
             b = QtWidgets.QPushButton(text)
             b.setToolTip(tip)
             b.clicked.connect(slot)
@@ -193,7 +194,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._status_red = bool(s.error)
             self.status.setStyleSheet("color: #ff8080;" if s.error else "")
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.timer.stop()
         self.worker.close()
         super().closeEvent(event)
