@@ -92,6 +92,7 @@ class Worker:
         self._commands.put(("open", (source, model, backend)))
 
     def play(self) -> None:
+        """Play (after the end of a recording: again from its beginning)."""
         self._commands.put(("play", None))
 
     def pause(self) -> None:
@@ -174,6 +175,9 @@ class Worker:
             if backend is not None:
                 self.backend = backend
             self._open()
+        elif cmd == "play" and self._state == "ended":
+            self.playing = True
+            self._open()  # play after the end: the recording again from its beginning
         elif cmd in ("play", "pause"):
             self.playing = cmd == "play"
             self._steps = 0

@@ -157,3 +157,20 @@ def test_open_switches_source_and_close_leaves_nothing(dvs128_files, dvs_model, 
     w.close()
     assert not w.alive and gui_threads() == []
     assert w.latest().state == "stopped"
+
+
+def test_play_after_the_end_replays_from_the_beginning(dvs_model, no_thread_left):
+    w = started("synthetic://gesture?seed=1&duration_s=0.3", dvs_model, "numba", "max")
+    try:
+        s = w.wait(lambda s: s.state in FINAL, 30)
+        assert s.state == "ended" and s.seq > 250, s.message
+        n, first = s.seq, s.events.copy()
+        w.set_speed("1")  # the replay lasts 0.3 s of wall time: visible while it plays
+        w.play()
+        s = w.wait(lambda s: s.state == "playing" and 0 < s.seq < n, 30)
+        assert s.state == "playing" and s.seq < n, s.message  # from the beginning
+        s = w.wait(lambda s: s.state in FINAL, 30)
+        assert s.state == "ended" and s.seq == n
+        assert np.array_equal(s.events, first)  # the same stream again
+    finally:
+        w.close()
