@@ -32,13 +32,14 @@ from ..spec import InputSpec, ModelSpec, ReadoutSpec
 from .discretise import CONVENTIONS, Convention
 from .discretise import convention as get_convention
 from .errors import NIRError
-from .exporter import build_graph
+from .exporter import EXPORT_CONVENTIONS, build_graph
 from .graph import chain, read_graph
-from .importer import META_KEY, build_model, spec_metadata
+from .importer import CONVENTION_KEY, META_KEY, build_model, metadata_text, spec_metadata
 from .restore import restore
 
 __all__ = [
     "CONVENTIONS",
+    "EXPORT_CONVENTIONS",
     "META_KEY",
     "Convention",
     "NIRError",
@@ -53,7 +54,12 @@ __all__ = [
 def detect_convention(graph: nir.NIRGraph) -> str:
     """``"snntorch"`` when every LIF/CubaLIF node has snnTorch's signature
     ``r = tau / 1e-4`` (its ``export_nir`` writes exactly that, and nothing else does
-    by chance) and the graph is not spikestream's own export, else ``"nir"``."""
+    by chance; SpikingJelly's ``decay_input=False`` LIF shares it, give
+    ``"spikingjelly"`` for those), else ``"nir"``. spikestream's own export says which
+    it wrote."""
+    ours = metadata_text(graph, CONVENTION_KEY)
+    if ours in CONVENTIONS:
+        return ours
     if spec_metadata(graph) is not None:
         return "nir"
     found = False
@@ -122,14 +128,15 @@ def import_nir(graph: nir.NIRGraph | str | os.PathLike[str], *, dt_us: int | Non
                                            else "nir-import")
     if stored is not None and dt_us == stored.dt_us and input in (None, stored.input) \
             and classes in (None, stored.classes) and name == stored.name \
-            and nir_dt_s is None and conv.name == "nir":
+            and nir_dt_s is None and conv.name == (
+                metadata_text(graph, CONVENTION_KEY) or "nir"):
         prov = dict(stored.provenance)
         prov["nir_import"] = {
             "file": None if source == "<graph>" else os.path.basename(source),
-            "convention": "nir", "step": conv.leak_step(dt_us), "restored": True,
+            "convention": conv.name, "step": conv.leak_step(dt_us), "restored": True,
             "nir_version": getattr(nir, "__version__", "?"),
         }
-        model = restore(graph, stored, source, prov)
+        model = restore(graph, stored, source, prov, conv.name)
         if model is not None:
             return model
     if input is None and stored is not None:
@@ -149,11 +156,17 @@ def import_nir(graph: nir.NIRGraph | str | os.PathLike[str], *, dt_us: int | Non
 
 
 def export_nir(model: Model | str | os.PathLike[str],
-               path: str | os.PathLike[str] | None = None) -> nir.NIRGraph:
+               path: str | os.PathLike[str] | None = None, *,
+               convention: str = "nir") -> nir.NIRGraph:
     """The NIR graph of a spikestream model (written to ``path`` if given).
 
-    Time constants are in seconds with ``h = dt_us * 1e-6`` (convention ``"nir"``);
-    snnTorch and Norse read them with their own fixed steps, see :mod:`.discretise`.
+    Args:
+        model: a model or a model file.
+        path: the ``.nir`` file to write (None: only return the graph).
+        convention: ``"nir"``: time constants in seconds with ``h = dt_us * 1e-6``
+            (NIR's own meaning; Norse reads it with its own step, see
+            :mod:`.discretise`); ``"snntorch"``: ``h = 1e-4``, which snnTorch's
+            ``import_from_nir`` reads back as ``Leaky(beta=decay)``.
 
     Raises:
         NIRError: a layer or neuron NIR cannot express (subtractive reset, TSSL-BP
@@ -161,7 +174,7 @@ def export_nir(model: Model | str | os.PathLike[str],
     """
     if not isinstance(model, Model):
         model = load_model(model)
-    graph = build_graph(model)
+    graph = build_graph(model, convention)
     if path is not None:
         nir.write(Path(path), graph)
     return graph

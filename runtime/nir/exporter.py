@@ -30,12 +30,18 @@ import numpy as np
 from ..layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec
 from ..model_file import Model
 from ..neurons import NeuronParams
+from .discretise import convention as get_convention
 from .errors import NIRError
-from .importer import META_KEY
+from .importer import CONVENTION_KEY, META_KEY
+
+EXPORT_CONVENTIONS = ("nir", "snntorch")
+"""What :func:`build_graph` writes: NIR's own seconds (``h = dt_us * 1e-6``), or
+snnTorch's fixed ``h = 1e-4`` (IF: ``r`` per step) so that snnTorch's ``import_from_nir``
+reads every ``Leaky`` back with ``beta = decay`` and weights unchanged."""
 
 
 def _neuron_node(model: Model, layer: Any, shape: tuple[int, ...], gain: float,
-                 h: float) -> Any:
+                 h: float, g: float) -> Any:
     """The NIR node of ``layer.neuron`` over ``shape`` neurons."""
     p: NeuronParams = layer.neuron
 
@@ -78,8 +84,8 @@ def _neuron_node(model: Model, layer: Any, shape: tuple[int, ...], gain: float,
         return nir.CubaLIF(**kw, v_threshold=full(p.threshold), v_reset=full(0.0))
     if decay == 1.0:
         if not p.spiking:
-            return nir.I(r=full(gain / h))
-        return nir.IF(r=full(gain / h), v_threshold=full(p.threshold), v_reset=full(0.0))
+            return nir.I(r=full(gain / g))
+        return nir.IF(r=full(gain / g), v_threshold=full(p.threshold), v_reset=full(0.0))
     tau = h / (1.0 - decay)
     if not p.spiking:
         return nir.LI(tau=full(tau), r=full(gain * tau / h), v_leak=full(0.0))
@@ -124,10 +130,15 @@ def _layer_node(model: Model, layer: Any, in_shape: tuple[int, ...],
                    "unknown layer type", "layer")  # pragma: no cover
 
 
-def build_graph(model: Model) -> nir.NIRGraph:
-    """The NIR graph of ``model`` (see the module docstring)."""
+def build_graph(model: Model, convention: str = "nir") -> nir.NIRGraph:
+    """The NIR graph of ``model`` (see the module docstring) in ``convention``
+    (:data:`EXPORT_CONVENTIONS`)."""
+    if convention not in EXPORT_CONVENTIONS:
+        raise ValueError(f"export writes the conventions {', '.join(EXPORT_CONVENTIONS)}, "
+                         f"not {convention!r}")
+    conv = get_convention(convention)
     spec = model.spec
-    h = spec.dt_us * 1e-6
+    h, g = conv.leak_step(spec.dt_us), conv.integrate_step(spec.dt_us)
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(spec.input.shape)})}
     order = ["input"]
     shape: tuple[int, ...] = spec.input.shape
@@ -137,11 +148,12 @@ def build_graph(model: Model) -> nir.NIRGraph:
         order.append(layer.name)
         if layer.neuron is not None:
             key = f"{layer.name}_neuron"
-            nodes[key] = _neuron_node(model, layer, out_shape, gain, h)
+            nodes[key] = _neuron_node(model, layer, out_shape, gain, h, g)
             order.append(key)
         shape = out_shape
     nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
     order.append("output")
     edges = list(zip(order[:-1], order[1:], strict=True))
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={META_KEY: spec.to_json()},
+    meta = {META_KEY: spec.to_json(), CONVENTION_KEY: conv.name}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta,
                         type_check=True)

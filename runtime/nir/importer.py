@@ -40,6 +40,9 @@ from .neurons import NEURON_TYPES, map_neuron
 META_KEY = "spikestream_spec"
 """Graph metadata key of the spikestream spec JSON (written by our export)."""
 
+CONVENTION_KEY = "spikestream_convention"
+"""Graph metadata key of the convention our export wrote the time constants in."""
+
 
 @dataclass
 class _Layer:
@@ -245,16 +248,22 @@ def _input_shape(key: str, node: Any, source: str) -> tuple[int, ...]:
     return shape
 
 
-def spec_metadata(graph: nir.NIRGraph) -> dict[str, Any] | None:
-    """The spikestream spec our export stored in ``graph.metadata``, or None."""
+def metadata_text(graph: nir.NIRGraph, key: str) -> str | None:
+    """A string our export stored in ``graph.metadata`` (h5 gives bytes or 0-d arrays)."""
     meta = getattr(graph, "metadata", None) or {}
-    raw = meta.get(META_KEY) if isinstance(meta, dict) else None
-    if raw is None:
-        return None
+    raw = meta.get(key) if isinstance(meta, dict) else None
     if isinstance(raw, np.ndarray):
         raw = raw.item()
     if isinstance(raw, bytes):
         raw = raw.decode("utf8")
+    return raw if isinstance(raw, str) else None
+
+
+def spec_metadata(graph: nir.NIRGraph) -> dict[str, Any] | None:
+    """The spikestream spec our export stored in ``graph.metadata``, or None."""
+    raw = metadata_text(graph, META_KEY)
+    if raw is None:
+        return None
     try:
         d = json.loads(raw)
     except (TypeError, json.JSONDecodeError):

@@ -72,8 +72,9 @@ def _tensors(spec: ModelSpec, graph: nir.NIRGraph) -> dict[str, np.ndarray] | No
 
 
 def restore(graph: nir.NIRGraph, stored: ModelSpec, source: str,
-            provenance: dict[str, Any]) -> Model | None:
-    """``stored`` with the graph's weights when ``graph`` is exactly its export, else None."""
+            provenance: dict[str, Any], convention: str) -> Model | None:
+    """``stored`` with the graph's weights when ``graph`` is exactly its export in
+    ``convention``, else None."""
     from .exporter import build_graph  # the exporter imports the importer's META_KEY
 
     tensors = _tensors(stored, graph)
@@ -81,7 +82,7 @@ def restore(graph: nir.NIRGraph, stored: ModelSpec, source: str,
         return None
     try:
         model = Model.build(replace(stored, provenance=provenance), tensors, source)
-        expected = build_graph(model)
+        expected = build_graph(model, convention)
     except (NIRError, ValueError):
         return None
     if set(expected.nodes) != set(graph.nodes):

@@ -183,7 +183,7 @@ def test_the_installed_command_runs_an_imported_model(tmp_path: Path, dvs128_fil
     m = random_model("stbp", downsample=(8, 8), channels=(4, 8), dt_us=10_000)
     save_model(tmp_path / "m.safetensors", m.spec, m.tensors)
     assert main(["export-nir", str(tmp_path / "m.safetensors"), "--out",
-                 str(tmp_path / "m.nir")]) == 0
+                 str(tmp_path / "m.nir"), "--convention", "snntorch"]) == 0
     assert main(["import-nir", str(tmp_path / "m.nir"), "--out",
                  str(tmp_path / "i.safetensors")]) == 0
     capsys.readouterr()
