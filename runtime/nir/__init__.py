@@ -90,10 +90,12 @@ def import_nir(graph: nir.NIRGraph | str | os.PathLike[str], *, dt_us: int | Non
         dt_us: the model's step (the event window) in µs; default: what our export
             stored in the graph, else 1000.
         convention: how the graph's time constants are discretised: ``"nir"``,
-            ``"snntorch"``, ``"norse"`` or ``"auto"`` (snnTorch's signature, else
-            ``"nir"``); see :mod:`.discretise`.
+            ``"snntorch"``, ``"norse"``, ``"spikingjelly"`` or ``"auto"`` (what our own
+            export recorded, else snnTorch's signature, else ``"nir"``); see
+            :mod:`.discretise`.
         nir_dt_s: the exporter's time step in seconds, when not the convention's
-            default (``"nir"``: ``dt_us * 1e-6``; snnTorch 1e-4; Norse's ``to_nir`` dt 1e-3).
+            default (``"nir"``: ``dt_us * 1e-6``; snnTorch and SpikingJelly 1e-4;
+            Norse's ``to_nir`` dt 1e-3).
         input: how events become the graph's input frame; default: what our export
             stored, else a ``(2 or 1, H, W)`` input is a ``W x H`` sensor with polarity
             split or merged. Required for a flat input.

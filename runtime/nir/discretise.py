@@ -16,21 +16,40 @@ integrates the new current (snnTorch ``Synaptic``'s order, which is our neuron's
 IF (``dv/dt = r I``) and I integrate ``u = u + g r I`` with ``g`` the convention's
 integration step.
 
-The conventions (:data:`CONVENTIONS`), each exactly what the exporter's own code does:
+The conventions (:data:`CONVENTIONS`), each exactly what the exporter's own code does
+(checked spike for spike against each framework's own forward in
+``tests/runtime/nir``):
 
 - ``"nir"``: the NIR spec in seconds, ``h = dt_us * 1e-6`` (what spikestream's own
-  :func:`export_nir` writes, so a round trip is exact); IF/I: ``g = h``.
-- ``"snntorch"``: snnTorch's ``export_nir``/``import_nir`` fix ``dt = 1e-4`` whatever
-  the frame length (``tau = dt / (1 - beta)``, ``r = tau / dt``), so ``h = 1e-4`` and a
-  ``Leaky(beta)`` comes back as ``decay = beta`` with gain 1; IF/I: ``g = 1`` per step.
+  :func:`export_nir` writes by default); IF/I: ``g = h``. Why: it is what the graph
+  means to any reader that takes NIR literally (Lava-DL, SpiNNaker2, Norse after
+  norse/norse#413).
+- ``"snntorch"``: snnTorch's ``export_to_nir``/``import_from_nir`` fix ``dt = 1e-4``
+  whatever the frame length (``tau = dt / (1 - beta)``, ``r = tau / dt``), so
+  ``h = 1e-4`` and a ``Leaky(beta)`` comes back as ``decay = beta`` with gain 1;
+  IF/I: ``g = 1`` per step. Why: a snnTorch network has no time unit, only ``beta``
+  per step. snnTorch writes ``v_reset = 0`` whatever ``reset_mechanism`` says and its
+  own import reads a hard, immediate reset (``reset_mechanism="zero"``,
+  ``reset_delay=False``): a network trained with the default subtractive reset (or a
+  ``Synaptic`` with the default ``reset_delay=True``, which also drops the input of
+  the step after a spike) runs differently in snnTorch's own import and here.
 - ``"norse"``: Norse 1.1's ``to_nir(dt=d)`` (default ``d = 1e-3``) writes
   ``tau = d / tau_mem_inv``, i.e. ``d * tau`` (norse/norse#411), and its cells step
-  ``v += d * tau_mem_inv * (...)``; the step that reproduces them is ``h = d**2``.
-  ``IAFCell`` adds its input unscaled: ``g = 1``. A ``LIFCell`` (CubaLIF) integrates
-  the *previous* step's current, a one-step delay spikestream cannot express: refused.
+  ``v += d * tau_mem_inv * (...)``; the step that reproduces them is ``h = d**2``
+  (``d`` must be the cells' own ``dt``). ``IAFCell`` adds its input unscaled:
+  ``g = 1``. A ``LIFCell`` (CubaLIF) integrates the *previous* step's current, a
+  one-step delay spikestream cannot express: refused.
+- ``"spikingjelly"``: SpikingJelly 2.0's ``export_to_nir(dt=1e-4)`` writes NIR
+  literally at its ``dt`` (``tau = tau_sj * dt``, IF ``r = 1/dt``), so ``h = dt``,
+  ``g = h``; its neurons fire on ``v >= v_threshold`` (its Heaviside), so imported
+  neurons do too (``fire_ge``).
 
-``nir_dt_s`` overrides ``h``'s source (``"nir"``: the step in seconds; ``"snntorch"``:
-its dt; ``"norse"``: the ``dt`` given to ``to_nir``).
+snnTorch and Norse compute ``tau`` in float32 from their own float32 factor (``1 - beta``,
+``dt * tau_mem_inv``); :func:`shortest_f32` recovers that factor from the file so that
+the decay is the peer's own (``0.9``, not ``0.90000004``).
+
+``nir_dt_s`` overrides ``h``'s source (``"nir"``: the step in seconds; ``"snntorch"``,
+``"spikingjelly"``: their dt; ``"norse"``: the ``dt`` given to ``to_nir``).
 """
 
 from __future__ import annotations

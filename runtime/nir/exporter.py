@@ -1,12 +1,15 @@
-"""spikestream :class:`~..model_file.Model` -> NIR graph (the ``"nir"`` convention).
+"""spikestream :class:`~..model_file.Model` -> NIR graph.
 
 Each layer becomes its NIR node (``conv2d`` -> Conv2d, ``linear`` -> Affine or Linear,
 ``avgpool2d`` -> AvgPool2d (scale 1) or SumPool2d (scale ``kh*kw``), ``flatten`` ->
 Flatten) and its neuron a node after it, written like snnTorch writes its own
-(``r = tau / h`` so the input gain is 1 and the weights go out unchanged), with
-``h = dt_us * 1e-6`` s:
+(``r = tau / h`` so the input gain is 1 and the weights go out unchanged), with ``h``
+the convention's step (:data:`EXPORT_CONVENTIONS`: ``"nir"``, ``h = dt_us * 1e-6`` s,
+NIR's literal meaning; ``"snntorch"``, ``h = 1e-4``, what snnTorch's
+``import_from_nir`` assumes):
 
-- spiking, no synaptic current: LIF ``tau = h / (1 - decay)``, or IF (``r = 1/h``)
+- spiking, no synaptic current: LIF ``tau = h / (1 - decay)``, or IF (``r = 1/g``,
+  ``g = h`` for ``"nir"``, 1 for ``"snntorch"``)
   when ``decay == 1``; ``v_leak = v_reset = 0``. ``decay_last`` fires identically.
 - with ``syn_decay``: CubaLIF ``tau_syn = h / (1 - syn_decay)``, ``w_in = tau_syn / h``.
 - non-spiking: LI / CubaLI (I when ``decay == 1``); a ``decay_last`` readout

@@ -71,11 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--convention", default="auto", choices=["auto", *CONVENTIONS],
                    help="how the graph's time constants are discretised: "
                         + "; ".join(f"{c.name}: {c.note}" for c in CONVENTIONS.values())
-                        + "; auto: snntorch when its r = tau/1e-4 signature is there, "
-                          "else nir (default)")
+                        + "; auto: what spikestream export-nir recorded, else snntorch "
+                          "when its r = tau/1e-4 signature is there, else nir (default)")
     p.add_argument("--nir-dt", type=float, default=None, metavar="S",
                    help="the exporter's time step in seconds when not the convention's "
-                        "default (e.g. the dt given to Norse's to_nir)")
+                        "default (e.g. the dt given to Norse's to_nir and its cells)")
     p.add_argument("--input", type=parse_input, default=None, metavar="SPEC",
                    help="how events map to the graph's input: sensor=WxH[,downsample=F]"
                         "[,crop=X:Y:W:H][,polarity=split|merge][,mode=count|binary]; "
