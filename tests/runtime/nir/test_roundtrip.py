@@ -151,3 +151,17 @@ def test_round_trip_with_another_dt_maps_the_time_constants(dvs_input) -> None:
     assert "restored" not in back.spec.provenance["nir_import"]
     # tau = 1 ms / (1 - 0.2) = 1.25 ms; half a millisecond: decay 1 - 0.5/1.25 = 0.6
     assert back.spec.layers[0].neuron.decay == pytest.approx(0.6, abs=1e-7)
+
+
+def test_an_edited_graph_is_mapped_not_restored() -> None:
+    """Our metadata is used only while the graph is exactly our export: change a time
+    constant and the graph's own meaning wins."""
+    model = random_model("stbp", downsample=(8, 8), channels=(4, 8))
+    graph = export_nir(model)
+    lif = graph.nodes["conv1_neuron"]
+    lif.tau = lif.tau * 2.0  # 1.25 ms -> 2.5 ms at 1 ms steps: decay 0.6
+    lif.r = lif.r * 2.0  # keep the input gain 1
+    back = import_nir(graph)
+    assert "restored" not in back.spec.provenance["nir_import"]
+    assert back.spec.layers[0].neuron.decay == pytest.approx(0.6, abs=1e-7)
+    assert back.spec.layers[2].neuron == model.spec.layers[2].neuron
