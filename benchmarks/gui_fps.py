@@ -86,6 +86,7 @@ def measure(source: str, model: str, backend: str, seconds: float) -> dict:
     require_qt()
     from PySide6 import QtWidgets
 
+    from spikestream.gui.app import dispose
     from spikestream.gui.window import MainWindow
     from spikestream.gui.worker import Worker
 
@@ -123,7 +124,7 @@ def measure(source: str, model: str, backend: str, seconds: float) -> dict:
     s1, f1, t1 = worker.latest(), win.frames, time.monotonic()
     cpu = time.thread_time() - cpu0
     win.close()
-    app.processEvents()
+    dispose(win)
     if s1.error:
         raise SystemExit(f"gui_fps: {s1.error}")
     wall = t1 - t0

@@ -61,6 +61,7 @@ def launch(source: str | None = None, model: str | None = None, backend: str = "
     worker.start()
     if seconds is None:
         app.exec()
+        dispose(win)
         return 2 if worker.latest().error else 0
     limit = 10 * seconds / _speed(speed) + 60
     t0 = time.monotonic()
@@ -92,8 +93,21 @@ def launch(source: str | None = None, model: str | None = None, backend: str = "
                   file=sys.stderr)
             failed = True
     win.close()
-    app.processEvents()
+    dispose(win)
     return 2 if failed else 0
+
+
+def dispose(win: object) -> None:
+    """Delete a closed window's Qt objects now, while the interpreter is alive (left to
+    the garbage collector at exit, PySide objects can crash the process's shutdown)."""
+    import gc
+
+    from PySide6 import QtCore, QtWidgets
+
+    win.deleteLater()  # type: ignore[attr-defined]
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)
+    QtWidgets.QApplication.processEvents()
+    gc.collect()
 
 
 def _speed(text: str) -> float:
