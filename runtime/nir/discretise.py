@@ -54,6 +54,7 @@ the decay is the peer's own (``0.9``, not ``0.90000004``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,16 +143,24 @@ def shortest_f32(x: np.ndarray | float, ulps: int = 2) -> np.ndarray:
     values; moving by at most ``ulps`` steps to the shortest decimal recovers the
     former and changes the latter by less than the exporter's own rounding."""
     a = np.asarray(x, dtype=np.float64)
-    out = np.empty(a.shape, np.float64)
-    for i, v in np.ndenumerate(a):
-        f = np.float32(v)
-        cands = [f]
-        lo = hi = f
-        for _ in range(ulps):
-            lo, hi = np.nextafter(lo, np.float32(-np.inf)), np.nextafter(hi, np.float32(np.inf))
-            cands += [lo, hi]
-        out[i] = float(min(cands, key=lambda c: (len(str(c)), abs(float(c) - v))))
-    return out
+    return _per_value(a, lambda v: _shortest_near(v, ulps))
+
+
+def _shortest_near(v: float, ulps: int) -> float:
+    f = np.float32(v)
+    cands = [f]
+    lo = hi = f
+    for _ in range(ulps):
+        lo, hi = np.nextafter(lo, np.float32(-np.inf)), np.nextafter(hi, np.float32(np.inf))
+        cands += [lo, hi]
+    return float(min(cands, key=lambda c: (len(str(c)), abs(float(c) - v))))
+
+
+def _per_value(a: np.ndarray, f: Callable[[float], float]) -> np.ndarray:
+    """``f`` of each distinct value of ``a`` (parameters repeat per neuron: a layer of a
+    million neurons has a handful of distinct time constants)."""
+    values, inverse = np.unique(a.ravel(), return_inverse=True)
+    return np.array([f(float(v)) for v in values], np.float64)[inverse].reshape(a.shape)
 
 
 def snap(x: np.ndarray | float, one: bool = True) -> np.ndarray:
@@ -164,9 +173,7 @@ def snap(x: np.ndarray | float, one: bool = True) -> np.ndarray:
     """
     a = np.asarray(x, dtype=np.float64)
     if not one:
-        return np.array([float(str(np.float32(v))) for v in a.ravel()],
-                        np.float64).reshape(a.shape)
-    out = np.array([float(f"{v:.12g}") for v in a.ravel()], np.float64).reshape(a.shape)
-    if one:
-        out[np.abs(a - 1.0) <= SNAP_RTOL] = 1.0
+        return _per_value(a, lambda v: float(str(np.float32(v))))
+    out = _per_value(a, lambda v: float(f"{v:.12g}"))
+    out[np.abs(a - 1.0) <= SNAP_RTOL] = 1.0
     return out
