@@ -1,14 +1,18 @@
 """The recipe of ``models/gesture-synthetic``: STBP on clips of continuous recordings.
 
     python -m spikestream.training.gesture_recipe [--out models/gesture-synthetic.safetensors]
-                                                  [--max-minutes 25] [--threads 2]
+                                                  [--max-minutes 14] [--threads 1]
+                                                  [--set FIELD=VALUE ...]
 
-1. Renders (once, cached: :mod:`.synthetic_gestures`) 24 training and 6 test
-   recordings of the synthetic DVS128, 11 gestures each with pauses; the last
-   ``n_val`` training recordings are held out to choose the epoch.
+1. Renders (once, cached: :mod:`.synthetic_gestures`) 48 training and 6 test
+   recordings of the synthetic DVS128, 11 gestures each with pauses, each recording a
+   different person and background; the last ``n_val`` training recordings are held
+   out to choose the epoch and the readout settings.
 2. Bins every recording whole on the stream grid (:mod:`.gesture_clips`: 128x128
    downsampled 4x to 2x32x32, ``dt`` 10 ms), and every epoch cuts fresh clips of
-   ``T`` steps at random offsets (half of them ending in a gesture's first 500 ms).
+   ``T`` steps at random offsets (half of them ending in a gesture's first 500 ms),
+   half of them mirrored left-right (labels mapped to the mirror classes) and all
+   shifted by up to 2 input pixels.
 3. Trains STBP (Wu et al. 2018; :mod:`.stbp`) with a per-step loss: the output spikes
    are smoothed exactly as the runtime's readout smooths them (``tau_ms``) and, at
    every step after the burn-in, pulled to the one-hot class of the gesture under way
@@ -16,8 +20,9 @@
    network learns to switch as soon as a new gesture shows and to fall silent between
    gestures, with its state carried across the stream as the engine carries it.
 4. Exports the best epoch (clip accuracy on the validation recordings) with a
-   streaming readout (``tau_ms``, an event-rate gate for "no gesture", state never
-   reset). The card (``models/gesture-synthetic.md``) is written by
+   streaming readout (state never reset) whose smoothing and "no gesture" gates are
+   chosen on the validation recordings streamed through the Engine
+   (:func:`.gesture_streaming.calibrate_readout`). The card (``models/gesture-synthetic.md``) is written by
    :mod:`.gesture_report` from the measurements on the held-out test recordings.
 """
 
@@ -51,17 +56,18 @@ MODEL_NAME = "gesture-synthetic"
 class Recipe:
     """Every setting of the recipe (recorded in the model's provenance)."""
 
-    data: SyntheticGestureConfig = field(default_factory=SyntheticGestureConfig)
-    n_val: int = 3
+    data: SyntheticGestureConfig = field(
+        default_factory=lambda: SyntheticGestureConfig(n_train=48))
+    n_val: int = 4
     dt_us: int = 10_000
     downsample: int = 4
-    channels: tuple[int, int] = (8, 16)
+    channels: tuple[int, int] = (12, 24)
     decay: float = 0.8
     threshold: float = 0.5
     lr: float = 2e-3
     n_steps: int = 50
     burn_in: int = 20
-    per_segment: int = 6
+    per_segment: int = 3
     onset_fraction: float = 0.5
     onset_ms: float = 500.0
     pause_weight: float = 0.5
@@ -75,7 +81,7 @@ class Recipe:
     epochs: int = 30
     batch_size: int = 32
     seed: int = 0
-    max_minutes: float = 25.0
+    max_minutes: float = 14.0
 
     def input_spec(self) -> InputSpec:
         return InputSpec(self.data.sensor_size, downsample=(self.downsample,) * 2,

@@ -8,9 +8,10 @@ is then replayed over those outputs with any settings (:func:`replay_readout`): 
 the continuous policy the network never sees the readout, so this gives exactly the
 decisions an Engine built with those settings makes, at a fraction of the cost.
 
-:func:`calibrate_readout` picks the smoothing ``tau_ms`` and the "no gesture" event
-rate gate ``min_event_rate_hz`` on the validation recordings (never the test ones):
-fewest gestures wrong or never decided, then the lowest median onset latency.
+:func:`calibrate_readout` picks the smoothing ``tau_ms``, the "no gesture" event
+rate gate ``min_event_rate_hz`` and confidence gate ``min_confidence`` on the
+validation recordings (never the test ones): fewest gestures wrong or never decided,
+then the lowest median onset latency.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..streams.synthetic.recording import WrittenRecording
 
 TAUS_MS = (30.0, 60.0, 100.0, 150.0, 250.0)
 RATES_HZ = (2000.0, 4000.0, 8000.0)
+CONFIDENCES = (0.0, 0.3, 0.5)
 
 
 @dataclass
@@ -98,29 +100,33 @@ def stream_score(model: str | os.PathLike[str], recordings: Sequence[WrittenReco
 
 def calibrate_readout(model: str | os.PathLike[str], recordings: Sequence[WrittenRecording],
                       taus_ms: Sequence[float] = TAUS_MS,
-                      rates_hz: Sequence[float] = RATES_HZ, log=print) -> dict[str, float]:
-    """Choose ``tau_ms`` and ``min_event_rate_hz`` on ``recordings`` (validation ones)
-    and write them into the model file; returns the chosen settings and their score."""
+                      rates_hz: Sequence[float] = RATES_HZ,
+                      confidences: Sequence[float] = CONFIDENCES, log=print) -> dict:
+    """Choose the readout settings on ``recordings`` (validation ones) and write them
+    into the model file; returns the chosen settings and their score."""
     outs = [stream_outputs(model, w) for w in recordings]
     best: tuple | None = None
     for tau in taus_ms:
         for rate in rates_hz:
-            s = score_outputs(model, outs, tau_ms=tau, min_event_rate_hz=rate)
-            lat = s.latencies_ms
-            med = float(np.median(lat)) if len(lat) else float("inf")
-            bad = s.n - sum(x.correct for x in s.segments) + s.never_decided
-            log(f"  readout tau {tau:g} ms, gate {rate:g} ev/s: accuracy "
-                f"{100 * s.accuracy:.1f} %, {s.never_decided} never, median onset {med:.0f} ms")
-            key = (bad, med)
-            if best is None or key < best[0]:
-                best = (key, tau, rate, s)
+            for conf in confidences:
+                s = score_outputs(model, outs, tau_ms=tau, min_event_rate_hz=rate,
+                                  min_confidence=conf)
+                lat = s.latencies_ms
+                med = float(np.median(lat)) if len(lat) else float("inf")
+                bad = s.n - sum(x.correct for x in s.segments) + s.never_decided
+                log(f"  readout tau {tau:g} ms, gate {rate:g} ev/s, confidence >= {conf:g}: "
+                    f"accuracy {100 * s.accuracy:.1f} %, {s.never_decided} never, median "
+                    f"onset {med:.0f} ms")
+                key = (bad, med)
+                if best is None or key < best[0]:
+                    best = (key, {"tau_ms": tau, "min_event_rate_hz": rate,
+                                  "min_confidence": conf}, s)
     assert best is not None
-    (_, med), tau, rate, s = best
-    chosen = {"tau_ms": tau, "min_event_rate_hz": rate, "accuracy": round(s.accuracy, 4),
-              "onset_median_ms": med, "gestures": s.n,
-              "recordings": [w.events_path.stem for w in recordings]}
+    (_, med), settings, s = best
+    chosen = {**settings, "accuracy": round(s.accuracy, 4), "onset_median_ms": round(med, 1),
+              "gestures": s.n, "recordings": [w.events_path.stem for w in recordings]}
     m = load_model(model)
-    spec = replace(m.spec, readout=replace(m.spec.readout, tau_ms=tau, min_event_rate_hz=rate),
+    spec = replace(m.spec, readout=replace(m.spec.readout, **settings),
                    provenance={**m.spec.provenance, "readout_calibration": chosen})
     save_model(Path(model), spec, m.tensors)
     return chosen

@@ -3,17 +3,20 @@
 :func:`synthetic_gesture_dataset` renders ``n_train`` + ``n_test`` continuous
 recordings from the built-in simulator (:mod:`spikestream.streams.synthetic`), each
 performing ``n_gestures`` gestures with still pauses between them on a 128x128
-sensor, and writes them with
-:func:`~spikestream.streams.synthetic.recording.write_dataset` (``<name>.npz`` +
+sensor, each written with
+:func:`~spikestream.streams.synthetic.recording.write_recording` (``<name>.npz`` +
 ``<name>_labels.csv``). Training and test recordings come from disjoint seeds
 (``seed + i`` and ``seed + TEST_SEED_OFFSET + i``), so no test recording shares a
 person, a background or a gesture's parameters with a training one.
 
-Rendering is deterministic, so the result is cached: the folder is
-``<cache>/synthetic-gestures/<key>``, where ``<cache>`` is ``$SPIKESTREAM_CACHE``
-(default ``~/.cache/spikestream``) and ``<key>`` a hash of every parameter (and of
-:data:`DATA_VERSION`). A finished folder holds ``manifest.json``; an interrupted
-render leaves only a temporary folder, never a half-written dataset.
+Rendering is deterministic, so each recording is cached once, in
+``<cache>/synthetic-gestures/recordings/<key>/``, where ``<cache>`` is
+``$SPIKESTREAM_CACHE`` (default ``~/.cache/spikestream``) and ``<key>`` a hash of
+what renders it (seed, gestures, durations, sensor, :data:`DATA_VERSION`): a dataset
+with more recordings reuses those already rendered. A finished recording folder holds
+``meta.json``; an interrupted render leaves only a temporary folder, never a
+half-written recording. The dataset's ``manifest.json`` (in
+``<cache>/synthetic-gestures/<dataset key>/``) lists its recordings.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 from ..streams.events import EVENT_DTYPE, SensorSize
 from ..streams.gestures import read_labels
 from ..streams.source import LabelledSegment
-from ..streams.synthetic.recording import TEST_SEED_OFFSET, WrittenRecording, write_dataset
+from ..streams.synthetic.recording import TEST_SEED_OFFSET, WrittenRecording, write_recording
 
 DATA_VERSION = 1
 """Bumped when the simulator or the layout changes what a key's folder holds."""
@@ -95,9 +98,57 @@ def cache_root() -> Path:
 
 def dataset_dir(config: SyntheticGestureConfig, cache: str | os.PathLike[str] | None = None
                 ) -> Path:
-    """Where ``config``'s recordings are (or will be) cached."""
+    """Where ``config``'s manifest is (or will be) cached."""
     return Path(cache) if cache is not None else cache_root() / "synthetic-gestures" / \
         config.key()
+
+
+def recordings_dir(cache: str | os.PathLike[str] | None = None) -> Path:
+    """Where the recordings are cached, one folder per recording key (shared by every
+    dataset of the default cache, so a bigger dataset reuses a smaller one's)."""
+    return Path(cache) / "recordings" if cache is not None else \
+        cache_root() / "synthetic-gestures" / "recordings"
+
+
+def recording_key(config: SyntheticGestureConfig, seed: int) -> str:
+    """Cache key of one recording: a hash of what renders it."""
+    d = config.to_dict()
+    text = json.dumps({"version": DATA_VERSION, "seed": int(seed),
+                       **{k: d[k] for k in ("n_gestures", "gesture_s", "pause_s",
+                                            "sensor_size")}}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cached_recording(config: SyntheticGestureConfig, seed: int,
+                     cache: str | os.PathLike[str] | None = None, log=None
+                     ) -> WrittenRecording:
+    """Recording ``seed`` of ``config``, rendered once into its own folder (written to a
+    temporary folder first, so an interrupted render leaves no half-written one)."""
+    folder = recordings_dir(cache) / recording_key(config, seed)
+    name = f"synth_{seed:07d}"
+    meta = folder / "meta.json"
+    if not meta.is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            if log is not None:
+                log(f"rendering synthetic recording {name} into {folder}")
+            w = write_recording(tmp, name, seed, n_gestures=config.n_gestures,
+                                gesture_s=config.gesture_s, pause_s=config.pause_s,
+                                sensor_size=config.sensor_size)
+            (tmp / "meta.json").write_text(json.dumps(
+                {"seed": w.seed, "n_events": w.n_events, "duration_us": w.duration_us}))
+            try:
+                os.replace(tmp, folder)
+            except OSError:  # another process finished first: use theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    m = json.loads(meta.read_text())
+    labels_path = folder / f"{name}_labels.csv"
+    return WrittenRecording(folder / f"{name}.npz", labels_path, int(m["seed"]),
+                            int(m["n_events"]), int(m["duration_us"]), read_labels(labels_path))
 
 
 def synthetic_gesture_dataset(
@@ -109,58 +160,30 @@ def synthetic_gesture_dataset(
 
     Args:
         config: the dataset's parameters.
-        cache: the dataset folder itself (default: :func:`dataset_dir`).
+        cache: a folder holding the manifest and the recordings (default: the manifest
+            in :func:`dataset_dir`, the recordings in :func:`recordings_dir`).
         log: called with a progress line while rendering (None: silent).
 
     Returns:
-        ``{"train": [...], "test": [...]}`` as
-        :func:`~spikestream.streams.synthetic.recording.write_dataset` returns it.
+        ``{"train": [...], "test": [...]}``, each recording a
+        :class:`~spikestream.streams.synthetic.recording.WrittenRecording`.
     """
     root = dataset_dir(config, cache)
     manifest = root / "manifest.json"
+    out = {split: [cached_recording(config, s, cache, log) for s in config.seeds(split)]
+           for split in SPLITS}
+    text = json.dumps({
+        "version": DATA_VERSION, "config": config.to_dict(),
+        "splits": {s: [{"name": w.events_path.stem, "seed": w.seed,
+                        "key": w.events_path.parent.name, "n_events": w.n_events,
+                        "duration_us": w.duration_us} for w in out[s]] for s in SPLITS},
+    }, indent=1)
     if manifest.is_file():
-        return _read_manifest(root, config)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
-    try:
-        if log is not None:
-            log(f"rendering {config.n_train} + {config.n_test} synthetic recordings "
-                f"into {root}")
-        written = write_dataset(tmp, config.n_train, config.n_test, seed=config.seed,
-                                n_gestures=config.n_gestures, gesture_s=config.gesture_s,
-                                pause_s=config.pause_s, sensor_size=config.sensor_size)
-        (tmp / "manifest.json").write_text(json.dumps({
-            "version": DATA_VERSION, "config": config.to_dict(),
-            "splits": {s: [{"name": w.events_path.stem, "seed": w.seed,
-                            "n_events": w.n_events, "duration_us": w.duration_us}
-                           for w in written[s]] for s in SPLITS},
-        }, indent=1))
-        try:
-            os.replace(tmp, root)
-        except OSError:  # another process finished first: use theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _read_manifest(root, config)
-
-
-def _read_manifest(root: Path, config: SyntheticGestureConfig) -> dict[str, list[
-        WrittenRecording]]:
-    data = json.loads((root / "manifest.json").read_text())
-    if data.get("config") != config.to_dict():
-        raise ValueError(f"{root}: the cached dataset was made with other parameters "
-                         f"({data.get('config')})")
-    out: dict[str, list[WrittenRecording]] = {}
-    for split in SPLITS:
-        rows = []
-        for r in data["splits"][split]:
-            events_path = root / split / f"{r['name']}.npz"
-            labels_path = root / split / f"{r['name']}_labels.csv"
-            rows.append(WrittenRecording(events_path, labels_path, int(r["seed"]),
-                                         int(r["n_events"]), int(r["duration_us"]),
-                                         read_labels(labels_path)))
-        out[split] = rows
+        if json.loads(manifest.read_text()).get("config") != config.to_dict():
+            raise ValueError(f"{root}: the cached dataset was made with other parameters")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(text)
     return out
 
 

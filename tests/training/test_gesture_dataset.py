@@ -97,3 +97,17 @@ def test_bad_configs():
         SyntheticGestureConfig(n_train=-1)
     with pytest.raises(ValueError, match="disjoint"):
         SyntheticGestureConfig(n_train=TEST_SEED_OFFSET + 1)
+
+
+def test_a_bigger_dataset_reuses_the_rendered_recordings(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path))
+    small = synthetic_gesture_dataset(SyntheticGestureConfig(**{**TINY.__dict__,
+                                                                "n_train": 1}))
+    lines: list[str] = []
+    big = synthetic_gesture_dataset(SyntheticGestureConfig(**{**TINY.__dict__, "n_train": 2}),
+                                    log=lines.append)
+    assert big["train"][0].events_path == small["train"][0].events_path
+    assert big["test"][0].events_path == small["test"][0].events_path
+    assert len(lines) == 1 and "synth_0000006" in lines[0]  # only the new one rendered
+    assert (tmp_path / "synthetic-gestures" / "recordings").is_dir()
+    assert not list((tmp_path / "synthetic-gestures" / "recordings").glob(".*"))  # no temp
