@@ -22,8 +22,9 @@
 4. Exports the best epoch (clip accuracy on the validation recordings) with a
    streaming readout (state never reset) whose smoothing and "no gesture" gates are
    chosen on the validation recordings streamed through the Engine
-   (:func:`.gesture_streaming.calibrate_readout`). The card (``models/gesture-synthetic.md``) is written by
-   :mod:`.gesture_report` from the measurements on the held-out test recordings.
+   (:func:`.gesture_streaming.calibrate_readout`). The card
+   (``models/gesture-synthetic.md``) is written by :mod:`.gesture_report` from the
+   measurements on the held-out test recordings.
 """
 
 from __future__ import annotations
