@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from types import ModuleType
 
 INSTALL_HINT = ("the spikestream window needs PySide6 and pyqtgraph: install the gui "
@@ -18,6 +19,27 @@ INSTALL_HINT = ("the spikestream window needs PySide6 and pyqtgraph: install the
 
 class QtMissing(ImportError):
     """PySide6 or pyqtgraph is not installed."""
+
+
+def check_signals() -> None:
+    """Raise :class:`QtMissing` when this PySide6 loses a reference to ``True`` on
+    every ``Signal.emit()`` (PySide6 6.12.0 does: pyqtgraph emits on every redraw, so
+    after some seconds to minutes the process dies with "Fatal Python error:
+    bool_dealloc"). Costs three emits."""
+    from PySide6 import QtCore
+
+    class _Probe(QtCore.QObject):
+        sig = QtCore.Signal()
+
+    probe = _Probe()
+    before = sys.getrefcount(True)
+    for _ in range(3):
+        probe.sig.emit()
+    if sys.getrefcount(True) < before:
+        version = getattr(sys.modules.get("PySide6"), "__version__", "?")
+        raise QtMissing(f"PySide6 {version} drops a reference to True on every signal "
+                        "emit, which crashes a window that runs for a while; install "
+                        "another version: pip install 'PySide6-Essentials>=6.6,!=6.12.0'")
 
 
 class NoDisplay(RuntimeError):
@@ -51,6 +73,7 @@ def require_qt() -> ModuleType:
         import PySide6  # noqa: F401
     except ImportError as e:
         raise QtMissing(f"{INSTALL_HINT} ({e})") from e
+    check_signals()
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="#111318",
                         foreground="#d0d4dc")
     return pg
@@ -97,6 +120,31 @@ def nice_ceiling(v: float) -> float:
         if m * k >= v * (1 - 1e-9):
             return m * k
     return 10.0 * k
+
+
+TEXT_HZ = 5.0
+"""Most updates a second of a view's changing numbers while playing."""
+
+
+class TextClock:
+    """When a view redraws its numbers: at most :data:`TEXT_HZ` times a second while
+    playing (a number rewritten 40 times a second is unreadable, and each rich-text
+    label re-layout costs about a millisecond), at every frame otherwise (paused,
+    single steps)."""
+
+    def __init__(self) -> None:
+        self._last = float("-inf")
+
+    def reset(self) -> None:
+        """The next :meth:`due` is True (a forced redraw: a screenshot)."""
+        self._last = float("-inf")
+
+    def due(self, state: str) -> bool:
+        now = time.monotonic()
+        if state != "playing" or now - self._last >= 1.0 / TEXT_HZ:
+            self._last = now
+            return True
+        return False
 
 
 NONE_COLOUR = (45, 48, 56)
