@@ -232,3 +232,15 @@ def test_screenshot_needs_seconds_and_no_display_is_explained(monkeypatch, capsy
     import os
 
     assert os.environ["QT_QPA_PLATFORM"] == "offscreen"
+
+
+def test_a_pyside_that_leaks_true_on_emit_is_refused(monkeypatch):
+    import sys
+
+    from spikestream.gui.qt import QtMissing, check_signals
+
+    check_signals()  # the installed PySide6 keeps its references
+    counts = iter([100, 97])  # as PySide6 6.12.0: one reference to True lost per emit
+    monkeypatch.setattr(sys, "getrefcount", lambda obj: next(counts))
+    with pytest.raises(QtMissing, match="!=6.12.0"):
+        check_signals()
