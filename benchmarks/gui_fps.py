@@ -123,6 +123,7 @@ def measure(source: str, model: str, backend: str, seconds: float) -> dict:
     run_for(seconds)
     s1, f1, t1 = worker.latest(), win.frames, time.monotonic()
     cpu = time.thread_time() - cpu0
+    timer_hz = 1000.0 / win.timer.interval()
     win.close()
     dispose(win)
     if s1.error:
@@ -131,7 +132,7 @@ def measure(source: str, model: str, backend: str, seconds: float) -> dict:
     cost = np.array(costs[c0:]) * 1e3
     return {
         "fps": (f1 - f0) / wall,
-        "timer_hz": 1000.0 / win.timer.interval(),
+        "timer_hz": timer_hz,
         "gui_cpu_ms_per_frame": cpu * 1e3 / max(f1 - f0, 1),
         "gui_cpu_share": cpu / wall,
         "redraw_ms_mean": float(cost.mean()) if len(cost) else None,

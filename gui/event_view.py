@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from .qt import require_qt
+from .qt import TextClock, require_qt
 from .snapshot import Snapshot
 
 pg = require_qt()
@@ -25,6 +25,7 @@ class EventView(pg.GraphicsLayoutWidget):
         self.image = pg.ImageItem()
         self.box.addItem(self.image)
         self._size: tuple[int, int] | None = None
+        self.text_clock = TextClock()
 
     def show_snapshot(self, s: Snapshot) -> None:
         img = s.events
@@ -35,6 +36,8 @@ class EventView(pg.GraphicsLayoutWidget):
             self.box.setRange(xRange=(0, size[0]), yRange=(0, size[1]), padding=0.01)
         if s.sensor_size is None:
             self.title.setText("events")
+            return
+        if not self.text_clock.due(s.state):
             return
         w, h = s.sensor_size
         self.title.setText(

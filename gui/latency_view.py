@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtWidgets
 
-from .qt import fixed_time_axis, nice_ceiling, require_qt
+from .qt import TextClock, fixed_time_axis, nice_ceiling, require_qt
 from .snapshot import Snapshot
 from .worker import TIMELINE_S
 
@@ -51,6 +51,7 @@ class LatencyView(QtWidgets.QWidget):
         lay.addWidget(self.plot, 1)
         self._dt = 0
         self._top = 0.0
+        self.text_clock = TextClock()
 
     def show_snapshot(self, s: Snapshot) -> None:
         self.curve.setData(s.latency_t_s - s.t_s, s.latency_us)
@@ -61,6 +62,8 @@ class LatencyView(QtWidgets.QWidget):
         if top != self._top:
             self._top = top
             self.plot.setYRange(0, top, padding=0)
+        if not self.text_clock.due(s.state):
+            return
         rtf = "—" if s.rtf is None else f"{s.rtf:.2f}x"
         self.figures.setText(
             f"<b>real-time factor {rtf}</b> (stream s per wall s) · engine load "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from .qt import NONE_COLOUR, cache_axes, class_colours, fixed_time_axis, require_qt
+from .qt import NONE_COLOUR, TextClock, cache_axes, class_colours, fixed_time_axis, require_qt
 from .snapshot import Snapshot
 from .worker import TIMELINE_S
 
@@ -84,6 +84,7 @@ class PredictionView(QtWidgets.QWidget):
         self._classes: tuple[tuple[str, ...], bool] | None = None
         self._colours = np.zeros((1, 3), np.uint8)
         self._decided_colour = ""
+        self.text_clock = TextClock()
 
     def _set_classes(self, s: Snapshot) -> None:
         self._classes = (s.classes, s.labelled)
@@ -108,7 +109,9 @@ class PredictionView(QtWidgets.QWidget):
         if colour != self._decided_colour:  # a style sheet change re-polishes: rarely
             self._decided_colour = colour
             self.decided.setStyleSheet(f"font-size: 40px; font-weight: bold; color: {colour};")
-        self.confidence.setText(f"confidence {s.confidence:.0%} · t {s.t_s:.2f} s")
+        text_due = self.text_clock.due(s.state)
+        if text_due:
+            self.confidence.setText(f"confidence {s.confidence:.0%} · t {s.t_s:.2f} s")
         if s.labelled:
             mark = "" if s.true_name is None else ("  ✓" if s.true_name == s.name else "  ✗")
             self.truth.setText(f"true: <b>{s.true_name or 'no gesture'}</b>{mark}")
@@ -133,4 +136,5 @@ class PredictionView(QtWidgets.QWidget):
         lines = [f"{d.t_s:8.2f} s  {d.name:<26} {d.confidence:4.0%}"
                  + ("" if d.true_name is None else f"  (true: {d.true_name})")
                  for d in s.decisions[-4:]]
-        self.history.setText("\n".join(reversed(lines)))
+        if text_due:
+            self.history.setText("\n".join(reversed(lines)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtWidgets
 
-from .qt import class_colours, fixed_time_axis, nice_ceiling, require_qt
+from .qt import TextClock, class_colours, fixed_time_axis, nice_ceiling, require_qt
 from .snapshot import Snapshot
 from .worker import TIMELINE_S
 
@@ -41,6 +41,7 @@ class SpikeView(pg.GraphicsLayoutWidget):
         self.curves: list[object] = []
         self.rate_plot = None
         self._top = 0.0
+        self.text_clock = TextClock()
 
     def _build(self, s: Snapshot) -> None:
         self.clear()
@@ -76,12 +77,14 @@ class SpikeView(pg.GraphicsLayoutWidget):
         if names != self._names:
             self._names = names
             self._build(s)
+        text_due = self.text_clock.due(s.state)
         for (label, img), a, curve in zip(self.maps, s.layers, self.curves, strict=True):
             vmax = float(np.nanmax(a.image)) if a.image.size and np.isfinite(a.image).any() \
                 else 0.0
             img.setImage(colourise(a.image, self.lut, max(vmax, 0.05)), autoLevels=False,
                          levels=(0, 255))
-            label.setText(f"{a.name} {'x'.join(map(str, a.shape))} · {a.mean_rate:.1%}")
+            if text_due:
+                label.setText(f"{a.name} {'x'.join(map(str, a.shape))} · {a.mean_rate:.1%}")
             curve.setData(a.rate_t_s - s.t_s, a.rate * 100.0)
         top = nice_ceiling(max([float(a.rate.max()) * 100.0 for a in s.layers if len(a.rate)]
                                + [1.0]) * 1.05)

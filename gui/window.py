@@ -171,6 +171,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._shown = s
         self.frames += 1
+        if force:  # every number up to date (a screenshot)
+            for view in (self.events, self.prediction, self.spikes, self.latency):
+                view.text_clock.reset()
         if s.seq or s.sensor_size is not None:
             self.events.show_snapshot(s)
             self.prediction.show_snapshot(s)
