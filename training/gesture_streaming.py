@@ -11,7 +11,8 @@ decisions an Engine built with those settings makes, at a fraction of the cost.
 :func:`calibrate_readout` picks the smoothing ``tau_ms``, the "no gesture" event
 rate gate ``min_event_rate_hz`` and confidence gate ``min_confidence`` on the
 validation recordings (never the test ones): fewest gestures wrong or never decided,
-then the lowest median onset latency.
+then the lowest median onset latency, then the fewest decision changes (flicker, in
+pauses too).
 """
 
 from __future__ import annotations
@@ -83,11 +84,20 @@ def score_outputs(model: str | os.PathLike[str], outputs: Iterable[StreamOutputs
                   stable_ms: float | None = DEFAULT_STABLE_MS,
                   **overrides: float) -> TimelineScore:
     """Score the replayed decisions of every recording, all gestures together."""
+    return _score_and_count(model, outputs, stable_ms, **overrides)[0]
+
+
+def _score_and_count(model: str | os.PathLike[str], outputs: Iterable[StreamOutputs],
+                     stable_ms: float | None = DEFAULT_STABLE_MS,
+                     **overrides: float) -> tuple[TimelineScore, int]:
+    """The score and the number of decision changes."""
     segs = []
+    changes = 0
     for o in outputs:
         decisions = replay_readout(model, o, **overrides)
+        changes += len(decisions)
         segs.extend(score_timeline(decisions, o.recording.segments, stable_ms).segments)
-    return TimelineScore(tuple(segs), stable_ms)
+    return TimelineScore(tuple(segs), stable_ms), changes
 
 
 def stream_score(model: str | os.PathLike[str], recordings: Sequence[WrittenRecording],
@@ -109,20 +119,20 @@ def calibrate_readout(model: str | os.PathLike[str], recordings: Sequence[Writte
     for tau in taus_ms:
         for rate in rates_hz:
             for conf in confidences:
-                s = score_outputs(model, outs, tau_ms=tau, min_event_rate_hz=rate,
-                                  min_confidence=conf)
+                s, changes = _score_and_count(model, outs, tau_ms=tau,
+                                              min_event_rate_hz=rate, min_confidence=conf)
                 lat = s.latencies_ms
                 med = float(np.median(lat)) if len(lat) else float("inf")
                 bad = s.n - sum(x.correct for x in s.segments) + s.never_decided
                 log(f"  readout tau {tau:g} ms, gate {rate:g} ev/s, confidence >= {conf:g}: "
                     f"accuracy {100 * s.accuracy:.1f} %, {s.never_decided} never, median "
-                    f"onset {med:.0f} ms")
-                key = (bad, med)
+                    f"onset {med:.0f} ms, {changes} decision changes")
+                key = (bad, med, changes)
                 if best is None or key < best[0]:
                     best = (key, {"tau_ms": tau, "min_event_rate_hz": rate,
                                   "min_confidence": conf}, s)
     assert best is not None
-    (_, med), settings, s = best
+    (_, med, _), settings, s = best
     chosen = {**settings, "accuracy": round(s.accuracy, 4), "onset_median_ms": round(med, 1),
               "gestures": s.n, "recordings": [w.events_path.stem for w in recordings]}
     m = load_model(model)
