@@ -14,6 +14,7 @@ shows each batch on a terminal.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -210,7 +211,7 @@ def train(
     best = {k: v.detach().clone() for k, v in net.state_dict().items()}
     start = 0
     if resume is not None:
-        if resume["spec"] != net.spec.to_json() or resume["rule"] != rule.settings():
+        if not resumable(net, resume):
             raise ValueError("the checkpoint was made for another network or rule settings")
         net.load_state_dict(resume["params"])
         opt.load_state_dict(resume["optimizer"])
@@ -335,3 +336,12 @@ def summary_table(result: TrainResult) -> str:
 def checkpoint_path(out: str | os.PathLike[str]) -> str:
     """Default checkpoint beside a model file: ``model.safetensors`` -> ``model.ckpt``."""
     return str(Path(out).with_suffix(".ckpt"))
+
+
+def resumable(net: SpikingNet, checkpoint: dict[str, Any]) -> bool:
+    """Whether ``checkpoint`` was made for ``net``: the same network and rule settings.
+    The model's name is only a label, so a resumed run may give the model another."""
+    had, has = json.loads(checkpoint["spec"]), json.loads(net.spec.to_json())
+    had.pop("name", None)
+    has.pop("name", None)
+    return bool(had == has and checkpoint["rule"] == net.rule.settings())

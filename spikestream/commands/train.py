@@ -115,6 +115,7 @@ def _run(args: argparse.Namespace, info: DistInfo) -> int:
         TrainConfig,
         checkpoint_path,
         load_checkpoint,
+        resumable,
         summary_table,
         train,
     )
@@ -162,6 +163,11 @@ def _run(args: argparse.Namespace, info: DistInfo) -> int:
                          drop_events=args.drop_events, time_jitter_us=args.time_jitter_us,
                          checkpoint=ckpt, max_minutes=args.max_minutes)
     resume = load_checkpoint(ckpt) if args.resume else None
+    if resume is not None and not resumable(net, resume):
+        print(f"spikestream train: error: {ckpt}: the checkpoint was made for another "
+              f"network or rule settings (train without --resume to start over)",
+              file=sys.stderr)
+        return 2
     n_params = sum(p.numel() for p in net.parameters())
     if info.is_main:
         procs = f"; {info.world} processes (DDP)" if info.world > 1 else ""

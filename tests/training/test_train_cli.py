@@ -75,9 +75,12 @@ def test_resume_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
     args = ["train", "--rule", "stbp", "--data", str(tiny_nmnist), "--out", out, *TINY]
     assert main([*args, "--epochs", "2"]) == 0
     capsys.readouterr()
-    assert main([*args, "--resume", "--epochs", "3"]) == 0
+    assert main([*args, "--resume", "--epochs", "3", "--name", "renamed"]) == 0
     text = capsys.readouterr().out
     assert "resumed after epoch 2" in text and "epoch 3/3" in text
+    assert load_model(out).spec.name == "renamed"  # a name is a label, not the network
+    rc = main([*args, "--resume", "--epochs", "4", "--channels", "3,4"])
+    assert rc == 2 and "another network" in capsys.readouterr().err
 
 
 def test_cli_errors(tiny_nmnist: Path, tmp_path: Path,
@@ -95,8 +98,12 @@ def test_cli_errors(tiny_nmnist: Path, tmp_path: Path,
     rc = main(["eval", "--model", str(tmp_path / "none.safetensors"), "--data",
                str(tiny_nmnist)])
     assert rc == 2 and "no such model file" in capsys.readouterr().err
-    # a model trained before the test part (no test_fraction) has no test split
-    rc = main(["eval", "--model", "nmnist-stbp", "--data", str(tiny_nmnist), "--split", "test"])
+    # a model trained without a test part has no test split
+    no_test = str(tmp_path / "no_test.safetensors")
+    assert main(["train", "--rule", "stbp", "--data", str(tiny_nmnist), "--out", no_test,
+                 *TINY, "--epochs", "1", "--test-fraction", "0"]) == 0
+    capsys.readouterr()
+    rc = main(["eval", "--model", no_test, "--data", str(tiny_nmnist), "--split", "test"])
     assert rc == 2 and "held out no test part" in capsys.readouterr().err
 
 
