@@ -71,12 +71,10 @@ def _import(capsys, graph: Path, out: Path, *extra: str) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("backend", ["torch", "numba"])
-def test_snntorch_graph_runs_in_spikestream_run(backend: str, snntorch_to_nir,
-                                                busy_dvs128_files, tmp_path: Path,
-                                                capsys) -> None:
+def _snntorch_linear(snntorch_to_nir, tmp_path: Path, capsys):
+    """A linear LIF net built and exported by snnTorch, imported with the CLI:
+    ``(net, model_path)``."""
     snn = pytest.importorskip("snntorch", reason="snntorch is a dev dependency")
-    from snntorch import utils
 
     def leaky(n: int, beta: float, **kw):
         return snn.Leaky(beta=torch.full((n,), beta), threshold=torch.ones(n),
@@ -90,17 +88,56 @@ def test_snntorch_graph_runs_in_spikestream_run(backend: str, snntorch_to_nir,
     model = tmp_path / "snn.safetensors"
     text = _import(capsys, graph, model, "--classes", "up,down,left,right")
     assert "convention snntorch" in text and "readout count, 4 classes" in text
+    return net, model
 
-    rec = busy_dvs128_files[0]
-    windows, frames = _frames(rec, model)
+
+def _snntorch_outputs(net: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
+    """The peer's own stepwise forward over the frames: ``(T, n_out)`` spikes."""
+    from snntorch import utils
+
     utils.reset(net)
     with torch.inference_mode():
-        want = np.array([net(torch.from_numpy(f)[None])[0][0].numpy() for f in frames])
+        return np.array([net(torch.from_numpy(f)[None])[0][0].numpy() for f in frames])
+
+
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_snntorch_graph_runs_in_spikestream_run(backend: str, snntorch_to_nir,
+                                                busy_dvs128_files, tmp_path: Path,
+                                                capsys) -> None:
+    net, model = _snntorch_linear(snntorch_to_nir, tmp_path, capsys)
+    rec = busy_dvs128_files[0]
+    windows, frames = _frames(rec, model)
+    want = _snntorch_outputs(net, frames)
     assert want.sum() > 50
     got, summary = _run_jsonl(capsys, str(rec), "-m", str(model), "--backend", backend)
     assert summary["windows"] == len(windows)
     assert len(got) >= 3
     assert got == _decisions(model, windows, want)
+
+
+def test_snntorch_graph_runs_in_the_gui(snntorch_to_nir, busy_dvs128_files,
+                                        tmp_path: Path, capsys) -> None:
+    """The window's engine thread (the GUI's worker) plays the imported model over the
+    recording and decides what the peer's own outputs decide."""
+    from spikestream.gui.worker import Worker
+
+    net, model = _snntorch_linear(snntorch_to_nir, tmp_path, capsys)
+    rec = busy_dvs128_files[0]
+    windows, frames = _frames(rec, model)
+    want = _decisions(model, windows, _snntorch_outputs(net, frames))
+    assert len(want) >= 3
+    w = Worker(str(rec), str(model), "numba", "max").start()
+    try:
+        s = w.wait(lambda s: s.state in ("ended", "error", "stopped"), 120)
+        assert s.state == "ended", s.message
+        assert s.seq == len(windows)
+        t0 = windows[0].t_start_us  # the window shows stream time since the first window
+        got = [(round(d.t_s, 6), d.name, round(d.confidence, 4)) for d in s.decisions]
+        expect = [(round((d["t_us"] - t0) / 1e6, 6), d["name"], d["confidence"])
+                  for d in want][-len(got):]
+        assert got == expect
+    finally:
+        w.close()
 
 
 def test_norse_graph_runs_in_spikestream_run(norse, norse_to_nir, busy_dvs128_files,
