@@ -105,6 +105,18 @@ def window_labels(segments: Sequence[LabelledSegment], n_windows: int, dt_us: in
     return out
 
 
+def window_ages_ms(segments: Sequence[LabelledSegment], n_windows: int, dt_us: int
+                   ) -> np.ndarray:
+    """``(n_windows,)`` float64: ms from the start of the segment holding each window's
+    end time ``(k+1) dt_us`` to that end, -1 where no segment holds it (a pause)."""
+    ends = dt_us * np.arange(1, n_windows + 1, dtype=np.int64)
+    out = np.full(n_windows, -1.0)
+    for s in segments:
+        inside = (ends >= s.t_start_us) & (ends < s.t_end_us)
+        out[inside] = (ends[inside] - s.t_start_us) / 1000.0
+    return out
+
+
 def bin_stream(events: np.ndarray, segments: Sequence[LabelledSegment], input: InputSpec,
                dt_us: int, duration_us: int, name: str = "") -> StreamFrames:
     """Bin a whole recording from t = 0 into ``ceil(duration_us / dt_us)`` windows.
@@ -161,12 +173,15 @@ class GestureClips:
         step_labels: ``(N, T)`` int64 class at every step's end, :data:`PAUSE` in pauses.
         t_end_us: ``(N,)`` end of each clip in its recording, µs.
         burn_in: steps at the start of each clip without loss.
+        step_age_ms: ``(N, T)`` ms from the start of the gesture under way to every
+            step's end, -1 in pauses (see :func:`window_ages_ms`).
     """
 
     data: FrameSet
     step_labels: np.ndarray
     t_end_us: np.ndarray
     burn_in: int
+    step_age_ms: np.ndarray
 
     def __len__(self) -> int:
         return len(self.step_labels)
@@ -195,16 +210,19 @@ def cut_clips(streams: Sequence[StreamFrames], spec: ClipSpec, seed: int,
     """
     rng = np.random.default_rng(seed)
     shape = InputStage(input).shape
-    frames, labels, steps, ends, names = [], [], [], [], []
+    frames, labels, steps, ages, ends, names = [], [], [], [], [], []
     t = spec.n_steps
     for st in streams:
         if st.dt_us != spec.dt_us:
             raise ValueError(f"{st.name}: binned at {st.dt_us} µs, clips want {spec.dt_us}")
         pad_f = np.concatenate([np.zeros((t - 1, *shape), st.frames.dtype), st.frames])
         pad_l = np.concatenate([np.full(t - 1, PAUSE, np.int64), st.labels])
+        pad_a = np.concatenate([np.full(t - 1, -1.0),
+                                window_ages_ms(st.segments, len(st.labels), st.dt_us)])
         for k in clip_ends(st, spec, rng):
             frames.append(pad_f[k:k + t])  # padded index k + t - 1 is window k
             steps.append(pad_l[k:k + t])
+            ages.append(pad_a[k:k + t])
             labels.append(int(st.labels[k]))
             ends.append((int(k) + 1) * spec.dt_us)
             names.append(f"{st.name}@{(int(k) + 1) * spec.dt_us}")
@@ -220,4 +238,5 @@ def cut_clips(streams: Sequence[StreamFrames], spec: ClipSpec, seed: int,
         source=source,
     )
     return GestureClips(data, np.stack(steps) if n else np.zeros((0, t), np.int64),
-                        np.asarray(ends, np.int64), spec.burn_in)
+                        np.asarray(ends, np.int64), spec.burn_in,
+                        np.stack(ages) if n else np.zeros((0, t)))

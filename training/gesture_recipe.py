@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from ..runtime.layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec
+from ..runtime.model_file import load_model
 from ..runtime.spec import InputSpec, ModelSpec, ReadoutSpec
 from ..streams.gestures import GESTURE_CLASSES
 from ..streams.synthetic.gestures import MIRRORED_LABEL
@@ -73,6 +74,9 @@ class Recipe:
     onset_fraction: float = 0.5
     onset_ms: float = 500.0
     pause_weight: float = 0.5
+    onset_weight: float = 0.0
+    onset_lo_ms: float = 20.0
+    onset_hi_ms: float = 150.0
     loss: str = "mse"
     ce_scale: float = 10.0
     mirror: bool = True
@@ -85,6 +89,7 @@ class Recipe:
     batch_size: int = 32
     seed: int = 0
     max_minutes: float = 16.0
+    init_model: str = ""
 
     def input_spec(self) -> InputSpec:
         return InputSpec(self.data.sensor_size, downsample=(self.downsample,) * 2,
@@ -139,8 +144,8 @@ def smoothed(out: torch.Tensor, alpha: float) -> torch.Tensor:
 
 
 def step_loss(sm: torch.Tensor, step_labels: torch.Tensor, mask: torch.Tensor,
-              pause_weight: float, loss: str = "mse", ce_scale: float = 10.0
-              ) -> torch.Tensor:
+              pause_weight: float, loss: str = "mse", ce_scale: float = 10.0,
+              weight: torch.Tensor | None = None) -> torch.Tensor:
     """Per-step loss of smoothed rates ``(T, B, n)`` over the ``(T, B)`` steps in
     ``mask``.
 
@@ -154,12 +159,26 @@ def step_loss(sm: torch.Tensor, step_labels: torch.Tensor, mask: torch.Tensor,
         keep = mask & (step_labels != PAUSE)
         if not keep.any():
             return sm.sum() * 0.0
-        return F.cross_entropy(ce_scale * sm[keep], step_labels[keep])
+        if weight is None:
+            return F.cross_entropy(ce_scale * sm[keep], step_labels[keep])
+        ce = F.cross_entropy(ce_scale * sm[keep], step_labels[keep], reduction="none")
+        return (ce * weight[keep]).sum() / weight[keep].sum()
     target = F.one_hot(step_labels.clamp(min=0), n).to(sm.dtype)
     target[step_labels == PAUSE] = 0.0
     w = mask.to(sm.dtype) * torch.where(step_labels == PAUSE, pause_weight, 1.0)
+    if weight is not None:
+        w = w * weight
     err = ((sm - target) ** 2).mean(-1)
     return (err * w).sum() / w.sum().clamp(min=1.0)
+
+
+def onset_weights(age_ms: torch.Tensor, onset_weight: float, lo_ms: float, hi_ms: float
+                  ) -> torch.Tensor:
+    """``(T, B)`` per-step loss weights: ``1 + onset_weight`` for steps whose end lies
+    ``lo_ms`` to ``hi_ms`` into a gesture (``age_ms``, -1 in pauses), 1 elsewhere.
+    Rewards being right soon after a gesture starts (the onset latency)."""
+    early = (age_ms >= lo_ms) & (age_ms <= hi_ms)
+    return 1.0 + onset_weight * early.to(torch.float32)
 
 
 def _tensors(clips: GestureClips, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -167,6 +186,11 @@ def _tensors(clips: GestureClips, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
     y = torch.from_numpy(clips.step_labels[idx]).T.contiguous()
     m = torch.from_numpy(clips.loss_mask[idx]).T.contiguous()
     return x.contiguous(), y, m
+
+
+def _ages(clips: GestureClips, idx: np.ndarray) -> torch.Tensor:
+    """``(T, B)`` ms into the gesture under way at each step (-1 in pauses)."""
+    return torch.from_numpy(clips.step_age_ms[idx]).T.contiguous()
 
 
 def augment(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator, mirror: bool,
@@ -233,7 +257,15 @@ def train_recipe(recipe: Recipe, out: str | Path, log=print) -> dict:
     rule = get_rule("stbp", decay=recipe.decay, threshold=recipe.threshold, lr=recipe.lr,
                     loss_name=recipe.loss, init_gain=2.0)
     spec = network_spec(recipe, rule)
-    net = SpikingNet(spec, rule, seed=recipe.seed)
+    if recipe.init_model:  # fine-tune a trained model of the same network
+        init = load_model(recipe.init_model)
+        if init.spec.tensor_shapes() != spec.tensor_shapes():
+            raise ValueError(f"{recipe.init_model}: not the recipe's network "
+                             f"(channels {recipe.channels})")
+        net = SpikingNet(spec, rule, {k: torch.from_numpy(v.copy())
+                                      for k, v in init.tensors.items()})
+    else:
+        net = SpikingNet(spec, rule, seed=recipe.seed)
     opt = rule.optimizer(list(net.parameters()))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs) if recipe.cosine \
         else None
@@ -252,10 +284,13 @@ def train_recipe(recipe: Recipe, out: str | Path, log=print) -> dict:
         order = rng.permutation(len(clips))
         loss_sum, n_b = 0.0, 0
         for a in range(0, len(order), recipe.batch_size):
-            x, y, m = _tensors(clips, order[a:a + recipe.batch_size])
+            idx = order[a:a + recipe.batch_size]
+            x, y, m = _tensors(clips, idx)
             x, y = augment(x, y, rng, recipe.mirror, recipe.shift_px)
+            w = onset_weights(_ages(clips, idx), recipe.onset_weight, recipe.onset_lo_ms,
+                              recipe.onset_hi_ms) if recipe.onset_weight else None
             loss = step_loss(smoothed(net(x), alpha), y, m, recipe.pause_weight,
-                             recipe.loss, recipe.ce_scale)
+                             recipe.loss, recipe.ce_scale, w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -287,7 +322,8 @@ def train_recipe(recipe: Recipe, out: str | Path, log=print) -> dict:
             "n_val_recordings": len(val_streams), "n_val": len(val),
             "clips": {k: v for k, v in asdict(recipe).items() if k in (
                 "n_steps", "burn_in", "per_segment", "onset_fraction", "onset_ms",
-                "pause_weight", "loss", "ce_scale", "mirror", "shift_px")},
+                "pause_weight", "onset_weight", "onset_lo_ms", "onset_hi_ms", "loss",
+                "ce_scale", "mirror", "shift_px")},
             "dt_us": recipe.dt_us, "n_steps": recipe.n_steps}
     prov = make_provenance(rule=rule, data=data, training=facts,
                            validation_accuracy=best[0], n_steps=recipe.n_steps)

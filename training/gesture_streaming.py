@@ -10,9 +10,11 @@ decisions an Engine built with those settings makes, at a fraction of the cost.
 
 :func:`calibrate_readout` picks the smoothing ``tau_ms``, the "no gesture" event
 rate gate ``min_event_rate_hz`` and confidence gate ``min_confidence`` on the
-validation recordings (never the test ones): fewest gestures wrong or never decided,
-then the lowest median onset latency, then the fewest decision changes (flicker, in
-pauses too).
+validation recordings (never the test ones): the lowest median onset latency among
+the settings that decide at least ``min_accuracy`` of the gestures right (none
+wrong or never decided below that), then the fewest decision changes (flicker, in
+pauses too); when no setting reaches ``min_accuracy``, the fewest gestures wrong or
+never decided first.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore, score_timeline
 from ..streams.open import open_source
 from ..streams.synthetic.recording import WrittenRecording
 
-TAUS_MS = (30.0, 60.0, 100.0, 150.0, 250.0)
+TAUS_MS = (30.0, 60.0, 100.0, 150.0, 250.0, 400.0)
 RATES_HZ = (2000.0, 4000.0, 8000.0)
 CONFIDENCES = (0.0, 0.3, 0.5)
 
@@ -111,7 +113,8 @@ def stream_score(model: str | os.PathLike[str], recordings: Sequence[WrittenReco
 def calibrate_readout(model: str | os.PathLike[str], recordings: Sequence[WrittenRecording],
                       taus_ms: Sequence[float] = TAUS_MS,
                       rates_hz: Sequence[float] = RATES_HZ,
-                      confidences: Sequence[float] = CONFIDENCES, log=print) -> dict:
+                      confidences: Sequence[float] = CONFIDENCES,
+                      min_accuracy: float = 0.98, log=print) -> dict:
     """Choose the readout settings on ``recordings`` (validation ones) and write them
     into the model file; returns the chosen settings and their score."""
     outs = [stream_outputs(model, w) for w in recordings]
@@ -124,10 +127,11 @@ def calibrate_readout(model: str | os.PathLike[str], recordings: Sequence[Writte
                 lat = s.latencies_ms
                 med = float(np.median(lat)) if len(lat) else float("inf")
                 bad = s.n - sum(x.correct for x in s.segments) + s.never_decided
+                ok = s.n > 0 and (s.n - bad) / s.n >= min_accuracy
                 log(f"  readout tau {tau:g} ms, gate {rate:g} ev/s, confidence >= {conf:g}: "
                     f"accuracy {100 * s.accuracy:.1f} %, {s.never_decided} never, median "
                     f"onset {med:.0f} ms, {changes} decision changes")
-                key = (bad, med, changes)
+                key = (0 if ok else bad, med, changes)
                 if best is None or key < best[0]:
                     best = (key, {"tau_ms": tau, "min_event_rate_hz": rate,
                                   "min_confidence": conf}, s)

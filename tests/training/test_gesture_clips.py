@@ -14,6 +14,7 @@ from spikestream.training.gesture_clips import (
     bin_stream,
     clip_ends,
     cut_clips,
+    window_ages_ms,
     window_labels,
 )
 
@@ -41,6 +42,20 @@ def test_window_labels_use_the_time_each_window_ends():
     lab = window_labels([LabelledSegment(3, "c", 25_000, 55_000)], 8, DT)
     # window k ends at (k + 1) * 10 ms: ends 30, 40, 50 ms lie in [25, 55) ms
     assert lab.tolist() == [PAUSE, PAUSE, 3, 3, 3, PAUSE, PAUSE, PAUSE]
+
+
+def test_window_ages_count_from_the_segment_start_to_each_window_end():
+    age = window_ages_ms([LabelledSegment(3, "c", 25_000, 55_000)], 8, DT)
+    assert age.tolist() == [-1, -1, 5, 15, 25, -1, -1, -1]
+
+
+def test_clip_step_ages_follow_their_step_labels(stream):
+    clips = cut_clips([stream], ClipSpec(30, DT, per_segment=5), 3, INPUT, ("a",) * 8)
+    assert clips.step_age_ms.shape == clips.step_labels.shape
+    assert ((clips.step_age_ms < 0) == (clips.step_labels == PAUSE)).all()
+    for ages, end in zip(clips.step_age_ms, clips.t_end_us, strict=True):
+        seg = next(s for s in SEGMENTS if s.t_start_us <= end < s.t_end_us)
+        assert ages[-1] == (end - seg.t_start_us) / 1000
 
 
 def test_a_whole_recording_binned_on_the_stream_grid(stream):

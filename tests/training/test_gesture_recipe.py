@@ -4,6 +4,7 @@ readout, and run the model through the runtime's Engine as the training forward 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from spikestream.training.gesture_clips import PAUSE, bin_stream
 from spikestream.training.gesture_recipe import (
     Recipe,
     augment,
+    onset_weights,
     override,
     smoothed,
     step_loss,
@@ -101,8 +103,19 @@ def test_step_loss_targets_and_mask():
     assert math.isclose(float(mse), (0.25 * 1 / 1.5), rel_tol=1e-6)  # only the last step errs
     ce = step_loss(sm, y, mask, 0.5, loss="ce")
     assert math.isclose(float(ce), math.log(4), rel_tol=1e-6)  # the pause carries no CE
+    w = torch.tensor([[1.0], [1.0], [3.0]])
+    weighted = step_loss(sm, y, mask, pause_weight=0.5, weight=w)
+    assert math.isclose(float(weighted), 3 * 0.25 / 3.5, rel_tol=1e-6)
+    assert math.isclose(float(step_loss(sm, y, mask, 0.5, loss="ce", weight=w)),
+                        math.log(4), rel_tol=1e-6)
     s = smoothed(torch.ones(3, 1, 1), 0.5)
     assert s.flatten().tolist() == [0.5, 0.75, 0.875]
+
+
+def test_onset_weights_reward_the_first_steps_of_a_gesture():
+    age = torch.tensor([[-1.0, 10.0, 20.0, 150.0, 160.0]]).T
+    w = onset_weights(age, 4.0, 20.0, 150.0)
+    assert w.flatten().tolist() == [1.0, 1.0, 5.0, 5.0, 1.0]
 
 
 def test_augment_mirrors_labels_and_shifts():
@@ -123,3 +136,15 @@ def test_override():
     assert r.lr == 0.01 and r.channels == (4, 8) and r.mirror is True
     with pytest.raises(SystemExit, match="unknown"):
         override(Recipe(), ["nope=1"])
+
+
+def test_init_model_fine_tunes_the_same_network_only(trained, tmp_path):
+    out = trained[0]
+    tuned = tmp_path / "tuned.safetensors"
+    recipe = replace(TINY, init_model=str(out), lr=0.0, epochs=1, calibrate=False)
+    train_recipe(recipe, tuned, log=lambda _: None)
+    a, b = load_model(out).tensors, load_model(tuned).tensors
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="not the recipe's network"):
+        train_recipe(replace(TINY, init_model=str(out), channels=(2, 4)), tmp_path / "x",
+                     log=lambda _: None)
