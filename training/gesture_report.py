@@ -19,14 +19,14 @@ import argparse
 import json
 import math
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..runtime.model_file import load_model, save_model
-from ..runtime.timeline import DEFAULT_STABLE_MS
+from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore
 from ..streams.synthetic.recording import TEST_SEED_OFFSET
 from .card import _layer_line
 from .gesture_clips import cut_clips
@@ -38,6 +38,29 @@ from .synthetic_gestures import synthetic_gesture_dataset
 
 COMMAND = ("python -m spikestream.training.gesture_recipe --threads 1 "
            "--out models/gesture-synthetic.safetensors")
+BASE_FILE = "base.safetensors"
+
+
+def reproduce_commands(recipe: dict, epochs: int) -> list[str]:
+    """The recipe commands that made a model with these recorded ``recipe`` settings:
+    one run, or (``init_model`` set) the default run and the fine-tuning of its output
+    with the settings that differ from the defaults."""
+    if not recipe.get("init_model"):
+        return [COMMAND]
+    default = asdict(Recipe())
+    sets = []
+    for k, v in recipe.items():
+        if k in ("init_model", "epochs", "max_minutes", "data") or k not in default:
+            continue
+        d = default[k]
+        if (list(d) if isinstance(d, tuple) else d) != v:
+            sets.append(f" --set {k}={','.join(map(str, v)) if isinstance(v, list) else v}")
+    return [COMMAND.replace(f"models/{MODEL_NAME}.safetensors", BASE_FILE),
+            f"python -m spikestream.training.gesture_recipe --threads 1 --epochs {epochs} "
+            f"--set init_model={BASE_FILE}{''.join(sets)} "
+            f"--out models/{MODEL_NAME}.safetensors"]
+
+
 REPORT_COMMAND = "python -m spikestream.training.gesture_report --threads 1"
 
 
@@ -76,6 +99,22 @@ def offline_accuracy(model: str | Path, recipe: Recipe, seed: int = 12345
             "clip_accuracy": round(acc, 4), "clips": len(clips)}
 
 
+def per_class(score: TimelineScore, classes: tuple[str, ...]) -> dict[str, dict]:
+    """Per class: gestures, accuracy (majority), median onset latency (ms, over the
+    decided ones) and how many were never decided."""
+    out: dict[str, dict] = {}
+    for k, name in enumerate(classes):
+        segs = [x for x in score.segments if x.segment.label == k]
+        if not segs:
+            continue
+        lat = [x.onset_latency_us / 1000 for x in segs if x.onset_latency_us is not None]
+        out[name] = {"gestures": len(segs),
+                     "accuracy": round(sum(x.correct for x in segs) / len(segs), 4),
+                     "onset_median_ms": round(float(np.median(lat)), 1) if lat else None,
+                     "never_decided": len(segs) - len(lat)}
+    return out
+
+
 def measure(model: str | Path, recipe: Recipe | None = None) -> dict:
     """All the card's figures (see the module docstring)."""
     recipe = recipe or Recipe()
@@ -88,6 +127,7 @@ def measure(model: str | Path, recipe: Recipe | None = None) -> dict:
         strict = stream_score(model, test, backend, stable_ms=None)
         out[backend] = {**score.summary(), "strict_onset_ms": strict.summary()["onset_ms"],
                         "strict_never_decided": strict.never_decided,
+                        "per_class": per_class(score, load_model(model).spec.classes),
                         "wall_s": round(time.perf_counter() - t0, 1)}
     return out
 
@@ -163,7 +203,13 @@ def render(model: str | Path, figures: dict) -> str:
         f"| training | {tr['epochs']} epochs (best {tr['best_epoch']} on the validation "
         f"clips, {100 * p['validation_accuracy']:.1f} %; stopped by {tr['stopped']}), batch "
         f"{tr['batch_size']}, **{tr['seconds']:.0f} s** on {tr['threads']} CPU "
-        f"thread{'s' if tr['threads'] != 1 else ''} |",
+        f"thread{'s' if tr['threads'] != 1 else ''}"
+        + (f"; fine-tuned from {rec['init_model']}" if rec.get("init_model") else "")
+        + (f"; loss weighted {1 + rec['onset_weight']:g}x on the steps "
+           f"{rec['onset_lo_ms']:g}-{rec['onset_hi_ms']:g} ms into a gesture"
+           if rec.get("onset_weight") else "")
+        + (f"; training smoothing tau {rec['tau_ms']:g} ms" if "tau_ms" in rec else "")
+        + " |",
         f"| readout | {r.kind}, smoothed with tau {r.tau_ms:g} ms; \"no gesture\" below "
         f"{r.min_event_rate_hz:g} input events/s or below confidence {r.min_confidence:g}"
         f"{chosen}; state {r.state_policy} (never reset) |",
@@ -196,10 +242,23 @@ def render(model: str | Path, figures: dict) -> str:
         f"numba {100 * nu['time_accuracy']:.1f} %, torch {100 * nt['time_accuracy']:.1f} %.",
         "",
         "Each gesture eases in from the rest pose over its first ~0.45 s, so its first "
-        "tens of milliseconds carry few events.",
+        "tens of milliseconds carry few events; the arm circles (clockwise and "
+        "counter-clockwise) look alike until the arm has swept part of its circle.",
+        "", "Per class (numba; onset median over the decided gestures):", "",
+        "| class | gestures | accuracy | onset median | never decided |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {c['gestures']} | {100 * c['accuracy']:.0f} % | "
+        + ("-" if c["onset_median_ms"] is None else f"{c['onset_median_ms']:.0f} ms")
+        + f" | {c['never_decided']} |"
+        for name, c in nu.get("per_class", {}).items()
+    ]
+    lines += [
         "", "## Rule settings", "",
         ", ".join(f"`{k}={v}`" for k, v in p.get("rule_settings", {}).items()),
-        "", "## Reproduce", "", "```", COMMAND, REPORT_COMMAND, "```", "",
+        "", "## Reproduce", "", "```", *reproduce_commands(rec, tr["epochs"]),
+        REPORT_COMMAND, "```", "",
         "The recordings are rendered once into `$SPIKESTREAM_CACHE` (default "
         "`~/.cache/spikestream`); `gesture_report` measures the figures above and writes "
         "this card.",

@@ -1,0 +1,43 @@
+"""The gesture card's helpers (training/gesture_report.py): per-class figures and the
+reproduce commands."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+from spikestream.runtime.timeline import SegmentScore, TimelineScore
+from spikestream.streams.source import LabelledSegment
+from spikestream.training.gesture_recipe import Recipe
+from spikestream.training.gesture_report import COMMAND, per_class, reproduce_commands
+
+
+def _recorded(recipe: Recipe) -> dict:
+    """The recipe as the model's provenance records it (tuples as lists, no data)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(recipe).items()
+            if k != "data"}
+
+
+def test_per_class_accuracy_and_median_onset():
+    def seg(label: int, majority: int | None, lat_us: int | None) -> SegmentScore:
+        return SegmentScore(LabelledSegment(label, "c", 0, 1_000_000), majority, majority,
+                            lat_us, 0.5)
+
+    score = TimelineScore((seg(0, 0, 100_000), seg(0, 0, 300_000), seg(0, 1, None),
+                           seg(2, 2, 50_000)), 500.0)
+    got = per_class(score, ("a", "b", "c"))
+    assert list(got) == ["a", "c"]  # a class without gestures is left out
+    assert got["a"] == {"gestures": 3, "accuracy": round(2 / 3, 4), "onset_median_ms": 200.0,
+                        "never_decided": 1}
+    assert got["c"]["onset_median_ms"] == 50.0 and got["c"]["accuracy"] == 1.0
+
+
+def test_reproduce_commands_name_the_fine_tuning_settings():
+    assert reproduce_commands(_recorded(Recipe()), 50) == [COMMAND]
+    tuned = _recorded(replace(Recipe(), init_model="x", lr=6e-4, onset_weight=4.0,
+                              channels=(16, 32), epochs=24, max_minutes=13.0))
+    first, second = reproduce_commands(tuned, 24)
+    assert first.endswith("--out base.safetensors")
+    assert "--epochs 24 --set init_model=base.safetensors" in second
+    for part in ("--set lr=0.0006", "--set onset_weight=4.0", "--set channels=16,32"):
+        assert part in second
+    assert "max_minutes" not in second and "--set tau_ms" not in second
