@@ -33,7 +33,7 @@ from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore, score_timeline
 from ..streams.open import open_source
 from ..streams.synthetic.recording import WrittenRecording
 
-TAUS_MS = (30.0, 60.0, 100.0, 150.0, 250.0, 400.0)
+TAUS_MS = (30.0, 60.0, 100.0, 150.0, 200.0, 250.0, 400.0)
 RATES_HZ = (2000.0, 4000.0, 8000.0)
 CONFIDENCES = (0.0, 0.3, 0.5)
 
