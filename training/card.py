@@ -42,6 +42,13 @@ def _layer_line(layer: Any, shape: tuple[int, ...]) -> str:
     return f"| `{layer.name}` | {what} | {out} |"
 
 
+def layers_table(spec: ModelSpec) -> list[str]:
+    """The card's "Layers" section (heading and markdown table), as lines."""
+    return ["## Layers", "", "| layer | what | output |", "|---|---|---|",
+            *(_layer_line(layer, shape)
+              for layer, shape in zip(spec.layers, spec.shapes(), strict=True))]
+
+
 def render_card(spec: ModelSpec, size_bytes: int, command: str | None = None,
                 eval_command: str | None = None) -> str:
     """The Markdown card of a model (see the module docstring)."""
@@ -79,13 +86,8 @@ def render_card(spec: ModelSpec, size_bytes: int, command: str | None = None,
         f"| file | {size_bytes:,} bytes, {sum(_n(s) for s in spec.tensor_shapes().values()):,} "
         f"weights |",
         "",
-        "## Layers",
-        "",
-        "| layer | what | output |",
-        "|---|---|---|",
     ]
-    lines += [_layer_line(layer, shape) for layer, shape in zip(spec.layers, spec.shapes(),
-                                                                 strict=True)]
+    lines += layers_table(spec)
     settings = p.get("rule_settings", {})
     if settings:
         lines += ["", "## Rule settings", "", ", ".join(f"`{k}={v}`" for k, v in

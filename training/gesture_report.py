@@ -28,7 +28,7 @@ import torch
 from ..runtime.model_file import load_model, save_model
 from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore
 from ..streams.synthetic.recording import TEST_SEED_OFFSET
-from .card import _layer_line
+from .card import layers_table
 from .gesture_clips import cut_clips
 from .gesture_recipe import MODEL_NAME, Recipe, bin_recordings, clip_accuracy
 from .gesture_streaming import stream_score
@@ -216,13 +216,8 @@ def render(model: str | Path, figures: dict) -> str:
         f"| file | {path.stat().st_size:,} bytes, "
         f"{sum(math.prod(s) for s in spec.tensor_shapes().values()):,} weights |",
         "",
-        "## Layers",
-        "",
-        "| layer | what | output |",
-        "|---|---|---|",
     ]
-    lines += [_layer_line(layer, shape) for layer, shape in zip(spec.layers, spec.shapes(),
-                                                                 strict=True)]
+    lines += layers_table(spec)
     lines += [
         "", "## Streaming, measured through the runtime", "",
         f"Each of the {cfg['n_test']} held-out test recordings ({nu['segments']} gestures) is "
