@@ -115,16 +115,11 @@ def test_snntorch_graph_runs_in_spikestream_run(backend: str, snntorch_to_nir,
     assert got == _decisions(model, windows, want)
 
 
-def test_snntorch_graph_runs_in_the_gui(snntorch_to_nir, busy_dvs128_files,
-                                        tmp_path: Path, capsys) -> None:
-    """The window's engine thread (the GUI's worker) plays the imported model over the
-    recording and decides what the peer's own outputs decide."""
+def _gui_matches(rec: Path, model: Path, windows: list, want: list[dict]) -> None:
+    """The window's engine thread (the GUI's worker) plays ``model`` over ``rec`` and
+    decides ``want`` (what ``run --jsonl`` prints for the peer's own outputs)."""
     from spikestream.gui.worker import Worker
 
-    net, model = _snntorch_linear(snntorch_to_nir, tmp_path, capsys)
-    rec = busy_dvs128_files[0]
-    windows, frames = _frames(rec, model)
-    want = _decisions(model, windows, _snntorch_outputs(net, frames))
     assert len(want) >= 3
     w = Worker(str(rec), str(model), "numba", "max").start()
     try:
@@ -140,8 +135,18 @@ def test_snntorch_graph_runs_in_the_gui(snntorch_to_nir, busy_dvs128_files,
         w.close()
 
 
-def test_norse_graph_runs_in_spikestream_run(norse, norse_to_nir, busy_dvs128_files,
-                                             tmp_path: Path, capsys) -> None:
+def test_snntorch_graph_runs_in_the_gui(snntorch_to_nir, busy_dvs128_files,
+                                        tmp_path: Path, capsys) -> None:
+    net, model = _snntorch_linear(snntorch_to_nir, tmp_path, capsys)
+    rec = busy_dvs128_files[0]
+    windows, frames = _frames(rec, model)
+    _gui_matches(rec, model, windows, _decisions(model, windows, _snntorch_outputs(net, frames)))
+
+
+@pytest.mark.parametrize("where", ["run", "gui"])
+def test_norse_graph_runs_in_run_and_the_gui(where: str, norse, norse_to_nir,
+                                            busy_dvs128_files, tmp_path: Path,
+                                            capsys) -> None:
     def lif(n: int):  # a network stepped at 5 ms: dt * tau_mem_inv = 0.25
         return norse.LIFBoxCell(norse.LIFBoxParameters(
             tau_mem_inv=torch.full((n,), 50.0), v_th=torch.full((n,), 0.5),
@@ -166,6 +171,9 @@ def test_norse_graph_runs_in_spikestream_run(norse, norse_to_nir, busy_dvs128_fi
             want.append(z[0].numpy().copy())
     want = np.array(want)
     assert want.sum() > 50
+    if where == "gui":
+        _gui_matches(rec, model, windows, _decisions(model, windows, want))
+        return
     got, _ = _run_jsonl(capsys, str(rec), "-m", str(model))
     assert len(got) >= 3
     assert got == _decisions(model, windows, want)
