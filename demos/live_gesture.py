@@ -101,8 +101,10 @@ def run_headless(source: str, model: str, backend: str, seconds: float | None) -
                 agree += s.name == s.true_name
             if s.state in ("ended", "error", "stopped"):
                 break
-            if playing_since is None and s.state == "playing":
-                playing_since = time.monotonic()  # a live source's clock starts here
+            if playing_since is None and s.state == "playing" and s.seq:
+                # a live source's clock starts at its first window stepped (not when the
+                # socket opened: the first step may wait on numba compiling its kernels)
+                playing_since = time.monotonic()
             live_s = 0.0 if playing_since is None else time.monotonic() - playing_since
             if seconds is not None and (s.t_s >= seconds or (s.live and live_s >= seconds)):
                 break

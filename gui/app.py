@@ -4,8 +4,8 @@
 running one), the :class:`~.window.MainWindow` over a :class:`~.worker.Worker`, and
 plays. With ``screenshot`` and ``seconds`` it plays ``seconds`` of **stream time**
 (the recording's or the synthetic camera's clock, so the picture does not depend on
-the machine's speed; a live UDP or camera source counts wall time from when it
-started playing, as its stream time is wall time), or until the stream ends or
+the machine's speed; a live UDP or camera source counts wall time from its first
+window stepped, as its stream time is wall time), or until the stream ends or
 fails, then saves ``window.grab()`` of the whole window as a PNG, closes the window
 (the worker, its reader thread and the source) and returns. A wall-clock limit of
 ``10 * seconds / speed + 60`` s guards against a stream that never advances.
@@ -72,8 +72,8 @@ def launch(source: str | None = None, model: str | None = None, backend: str = "
     def check() -> None:
         s = worker.latest()
         now = time.monotonic()
-        if s.state == "playing" and not playing_since:
-            playing_since.append(now)  # a live source's clock starts here
+        if s.state == "playing" and s.seq and not playing_since:
+            playing_since.append(now)  # a live source's clock starts at its first window
         live_s = now - playing_since[0] if playing_since else 0.0
         if (s.t_s >= seconds or s.state in ("ended", "error", "stopped")
                 or now - t0 > limit or (s.live and live_s >= seconds)):
