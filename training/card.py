@@ -42,6 +42,15 @@ def _layer_line(layer: Any, shape: tuple[int, ...]) -> str:
     return f"| `{layer.name}` | {what} | {out} |"
 
 
+READOUT_WORDS = {
+    "count": "the class with the most output spikes",
+    "voting": "the class whose voting neurons fire most",
+    "membrane": "the class with the highest readout potential",
+    "first_spike": "the class whose neuron fires first",
+}
+"""How each readout kind decides, for the card."""
+
+
 def layers_table(spec: ModelSpec) -> list[str]:
     """The card's "Layers" section (heading and markdown table), as lines."""
     return ["## Layers", "", "| layer | what | output |", "|---|---|---|",
@@ -82,7 +91,7 @@ def render_card(spec: ModelSpec, size_bytes: int, command: str | None = None,
         f"| training | {tr.get('epochs', '?')} epochs (best {tr.get('best_epoch', '?')}, "
         f"stopped by {tr.get('stopped', '?')}), batch {tr.get('batch_size', '?')}, "
         f"{tr.get('seconds', '?')} s on {tr.get('threads', '?')} CPU threads |",
-        f"| readout | {spec.readout.kind}: the class with the largest summed output |",
+        f"| readout | {spec.readout.kind}: {READOUT_WORDS[spec.readout.kind]} |",
         f"| file | {size_bytes:,} bytes, {sum(_n(s) for s in spec.tensor_shapes().values()):,} "
         f"weights |",
         "",
