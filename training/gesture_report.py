@@ -41,12 +41,9 @@ COMMAND = ("python -m spikestream.training.gesture_recipe --threads 1 "
 BASE_FILE = "base.safetensors"
 
 
-def reproduce_commands(recipe: dict, epochs: int) -> list[str]:
-    """The recipe commands that made a model with these recorded ``recipe`` settings:
-    one run, or (``init_model`` set) the default run and the fine-tuning of its output
-    with the settings that differ from the defaults."""
-    if not recipe.get("init_model"):
-        return [COMMAND]
+def _sets(recipe: dict) -> str:
+    """`` --set FIELD=VALUE`` for each recorded recipe setting that differs from the
+    defaults (the epochs, time budget and initial model are given apart)."""
     default = asdict(Recipe())
     sets = []
     for k, v in recipe.items():
@@ -55,9 +52,24 @@ def reproduce_commands(recipe: dict, epochs: int) -> list[str]:
         d = default[k]
         if (list(d) if isinstance(d, tuple) else d) != v:
             sets.append(f" --set {k}={','.join(map(str, v)) if isinstance(v, list) else v}")
+    return "".join(sets)
+
+
+def reproduce_commands(recipe: dict, epochs: int) -> list[str]:
+    """The recipe commands that made a model with these recorded ``recipe`` settings:
+    one run (with its epochs, time budget and the settings that differ from the
+    defaults), or (``init_model`` set) the default run and the fine-tuning of its
+    output with the settings that differ from the defaults."""
+    budget = recipe.get("max_minutes", Recipe.max_minutes)
+    budget = "" if budget == Recipe.max_minutes else f" --max-minutes {budget:g}"
+    if not recipe.get("init_model"):
+        sets = _sets(recipe)
+        if not sets and not budget and epochs == Recipe.epochs:
+            return [COMMAND]
+        return [COMMAND.replace(" --out", f" --epochs {epochs}{budget}{sets} --out")]
     return [COMMAND.replace(f"models/{MODEL_NAME}.safetensors", BASE_FILE),
             f"python -m spikestream.training.gesture_recipe --threads 1 --epochs {epochs} "
-            f"--set init_model={BASE_FILE}{''.join(sets)} "
+            f"--set init_model={BASE_FILE}{_sets(recipe)} "
             f"--out models/{MODEL_NAME}.safetensors"]
 
 

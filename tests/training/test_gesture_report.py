@@ -41,3 +41,15 @@ def test_reproduce_commands_name_the_fine_tuning_settings():
     for part in ("--set lr=0.0006", "--set onset_weight=4.0", "--set channels=16,32"):
         assert part in second
     assert "max_minutes" not in second and "--set tau_ms" not in second
+
+
+def test_reproduce_command_of_one_run_names_its_settings():
+    big = _recorded(replace(Recipe(), channels=(24, 48), onset_weight=4.0, tau_ms=150.0,
+                            max_minutes=22.0))
+    (only,) = reproduce_commands(big, 44)
+    assert only.startswith("python -m spikestream.training.gesture_recipe --threads 1 "
+                           "--epochs 44 --max-minutes 22 ")
+    for part in ("--set channels=24,48", "--set onset_weight=4.0", "--set tau_ms=150.0"):
+        assert part in only
+    assert "init_model" not in only and "max_minutes" not in only
+    assert only.endswith("--out models/gesture-synthetic.safetensors")
