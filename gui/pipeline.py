@@ -138,6 +138,7 @@ def open_pipeline(uri: str, model: str | None, backend: str) -> Pipeline:
         path = choose_model(model, source.sensor_size, str(getattr(source, "name", uri)))
         engine = Engine(path, backend=backend)
         engine.check_source(source)
+        engine.warm_up()  # compile before playing: no stall on the first windows
         feed = WindowFeed(source, engine.dt_us)
     except BaseException:
         source.close()

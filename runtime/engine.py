@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..streams.events import EVENT_DTYPE
 from ..streams.windowing import EventWindow, Windower
 from .backends.base import Backend, create_backend
 from .errors import ModelError
@@ -204,6 +205,23 @@ class Engine:
                 f"{self.model.spec.name!r} expects {want[0]}x{want[1]} (its input.sensor_size)")
 
     # state ------------------------------------------------------------------
+    def warm_up(self, timed: bool = False) -> None:
+        """Compile the backend's kernels now rather than on a stream's first window.
+
+        numba compiles each kernel on its first call (about 0.5 s each, seconds on a
+        cold cache), which would stall a paced or live stream at its start. This steps
+        one window holding one event of each polarity at pixel (0, 0) (with ``timed``:
+        the profiler's per-layer kernels), then puts the network and readout state and
+        the counters back as they were.
+        """
+        snap = self.snapshot()
+        counters = self.counters.copy()
+        ev = np.zeros(2, EVENT_DTYPE)
+        ev["p"] = (0, 1)
+        self.step_batch([EventWindow(0, self.dt_us, ev, 0)] * self.batch, timed=timed)
+        self.restore(snap)
+        self.counters = counters
+
     def reset(self) -> None:
         """Zero the network state and forget the readouts' history."""
         self.backend.reset()

@@ -36,6 +36,8 @@ def open_pipeline(args: argparse.Namespace) -> tuple[Any, Any, float | None, Any
     from ..streams.pacing import parse_speed
 
     engine = Engine(args.model, backend=args.backend, device=args.device)
+    engine.warm_up()  # compile before the stream starts: no stall on its first windows
+    engine.warm_up(timed=True)  # (the profiler's per-layer kernels)
     speed = parse_speed(args.speed)
     source = open_source(args.source)
     filt = None

@@ -88,6 +88,7 @@ def play(uri: str, model: str, backend: str = DEFAULT_BACKEND, speed: float | No
     out = sys.stdout if out is None else out
     path = resolve_model(model)
     engine = Engine(path, backend=backend)
+    engine.warm_up(timed=True)  # compile before the paced stream starts (it is profiled)
     prof = Profiler()
     decisions = []
     t0: int | None = None

@@ -86,6 +86,23 @@ def test_snapshot_restore_continues_identically(events):
         other.restore({k: v for k, v in snap.items() if k != "readout.first"})
 
 
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_warm_up_changes_nothing_the_stream_sees(events, backend):
+    """warm_up (compiling numba's kernels before a paced stream) mid-stream leaves the
+    state, the decisions and the counters as if it had not run."""
+    wins = bin_events(events, 1000)[:400]
+    plain = Engine(random_model("relpsp"), backend=backend)
+    want = [plain.step(w) for w in wins]
+    eng = Engine(random_model("relpsp"), backend=backend)
+    eng.warm_up()
+    got = [eng.step(w) for w in wins[:150]]
+    eng.warm_up(timed=True)
+    got += [eng.step(w) for w in wins[150:]]
+    np.testing.assert_array_equal(outputs(got), outputs(want))
+    assert [r.decision for r in got] == [r.decision for r in want]
+    assert eng.counters == plain.counters
+
+
 def test_batch_engine_equals_single_engines(events, quiet_events):
     model = random_model("relpsp")
     wa, wb = bin_events(events, 1000)[:250], bin_events(quiet_events, 1000)[:250]
