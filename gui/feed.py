@@ -1,21 +1,21 @@
 """``WindowFeed``: a source's windows made on a reader thread, taken with a timeout.
 
 The reader thread reads the source, cuts it into ``dt_us`` windows
-(:class:`~spikestream.streams.windowing.Windower`) and puts them into a bounded
-queue: a recording blocks the reader when the queue is full (nothing dropped); a live
-source drops the oldest window and counts it (the engine stays current, as
-:mod:`spikestream.runtime.overload` does for ``Engine.run``). Unlike
-``runtime.overload.WindowQueue.get``, :meth:`WindowFeed.get` waits at most
-``timeout_s``, so the GUI worker can wait for a window and for the user's commands
-alike. :meth:`close` stops the reader and closes the source (files, sockets).
+(:class:`~spikestream.streams.windowing.Windower`) and puts them into the runtime's
+bounded :class:`~spikestream.runtime.overload.WindowQueue`: a recording blocks the
+reader when the queue is full (nothing dropped); a live source drops the oldest window
+and counts it (the engine stays current, as ``Engine.run`` does). :meth:`WindowFeed.get`
+waits at most ``timeout_s``, so the GUI worker can wait for a window and for the user's
+commands alike. :meth:`close` stops the reader and closes the source (files, sockets).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter, deque
+from collections import Counter
 from typing import Any
 
+from ..runtime.overload import QueueClosed, WindowQueue
 from ..streams.windowing import EventWindow, Windower
 
 END = object()
@@ -34,14 +34,9 @@ class WindowFeed:
     def __init__(self, source: Any, dt_us: int, maxsize: int = 64) -> None:
         self.source = source
         self.live = bool(getattr(source, "live", False))
-        self.maxsize = int(maxsize)
-        self.dropped = 0
-        self.error: BaseException | None = None
         self.windower = Windower(dt_us, source=str(getattr(source, "name", "<stream>")))
-        self._items: deque[EventWindow] = deque()
-        self._cond = threading.Condition()
-        self._ended = False
-        self._closed = False
+        self._queue: WindowQueue[EventWindow] = WindowQueue(
+            int(maxsize), "drop_oldest" if self.live else "block")
         self._thread = threading.Thread(target=self._read, name="spikestream-gui-reader",
                                         daemon=True)
         self._thread.start()
@@ -54,55 +49,34 @@ class WindowFeed:
             c[f"window_{k}"] = v
         return c
 
+    @property
+    def dropped(self) -> int:
+        """Windows dropped because the engine fell behind a live source."""
+        return self._queue.dropped
+
     def _read(self) -> None:
+        error: BaseException | None = None
         try:
             for w in self.windower.stream(iter(self.source)):
-                if not self._put(w):
-                    return
+                self._queue.put(w)
+        except QueueClosed:  # the consumer closed the feed
+            return
         except BaseException as e:  # handed to the consumer
-            if not self._closed:
-                self.error = e
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
-
-    def _put(self, w: EventWindow) -> bool:
-        with self._cond:
-            while len(self._items) >= self.maxsize and not self._closed:
-                if self.live:
-                    self._items.popleft()
-                    self.dropped += 1
-                    break
-                self._cond.wait()
-            if self._closed:
-                return False
-            self._items.append(w)
-            self._cond.notify_all()
-            return True
+            error = e
+        self._queue.end(error)
 
     def get(self, timeout_s: float) -> EventWindow | object | None:
         """The next window; None if none came within ``timeout_s``; :data:`END` once
         the stream ended (re-raises the reader's error then)."""
-        with self._cond:
-            if not self._items and not self._ended:
-                self._cond.wait(timeout_s)
-            if self._items:
-                w = self._items.popleft()
-                self._cond.notify_all()
-                return w
-            if self._ended:
-                if self.error is not None:
-                    err, self.error = self.error, None
-                    raise err
-                return END
+        try:
+            got = self._queue.get(timeout_s)
+        except TimeoutError:
             return None
+        return END if got is None else got[0]
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the reader and close the source (releases files and sockets)."""
-        with self._cond:
-            self._closed = True
-            self._items.clear()
-            self._cond.notify_all()
+        self._queue.close()
         if self.live:  # a live reader waits in the socket: closing it ends the read
             self.source.close()
         self._thread.join(timeout_s)

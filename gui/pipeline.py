@@ -19,6 +19,7 @@ import numpy as np
 from ..models import available
 from ..models import resolve as resolve_model
 from ..runtime.errors import ModelError
+from ..runtime.timeline import source_labels
 from .feed import WindowFeed
 
 GESTURE_MODEL = "gesture-synthetic"
@@ -66,14 +67,16 @@ def choose_model(model: str | None, sensor_size: tuple[int, ...], source: str = 
 
 
 class TruthTrack:
-    """The labelled class at a stream time, from a source's labelled segments.
-
-    Reads ``source.labels`` (a recording with labels) or, for an unbounded synthetic
-    camera, its ``segments_so_far`` (call :meth:`refresh` now and then).
-    """
+    """The labelled class at a stream time, from a source's labelled segments
+    (:func:`~spikestream.runtime.timeline.source_labels`: its ``labels``, a
+    ``_labels.csv`` beside its file, or, for an unbounded synthetic camera, the
+    gestures begun so far: call :meth:`refresh` now and then)."""
 
     def __init__(self, source: Any) -> None:
         self.source = source
+        self.live_labels = hasattr(source, "segments_so_far")
+        # a recording's labels are read once; a synthetic camera's grow as it plays
+        self._fixed = None if self.live_labels else source_labels(source)
         self.starts = np.zeros(0, np.int64)
         self.ends = np.zeros(0, np.int64)
         self.names: list[str] = []
@@ -81,12 +84,10 @@ class TruthTrack:
 
     @property
     def labelled(self) -> bool:
-        return bool(self.names) or hasattr(self.source, "segments_so_far")
+        return bool(self.names) or self.live_labels
 
     def refresh(self) -> None:
-        segs = tuple(getattr(self.source, "labels", ()) or ())
-        if not segs and hasattr(self.source, "segments_so_far"):
-            segs = tuple(self.source.segments_so_far)
+        segs = self._fixed if self._fixed is not None else source_labels(self.source)
         if len(segs) == len(self.names):
             return
         segs = tuple(sorted(segs, key=lambda s: s.t_start_us))

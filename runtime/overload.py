@@ -69,12 +69,13 @@ class WindowQueue(Generic[T]):
             self._error = error
             self._cond.notify_all()
 
-    def get(self) -> tuple[T, int] | None:
+    def get(self, timeout_s: float | None = None) -> tuple[T, int] | None:
         """Next item and the drop count so far; None once the producer ended and the
-        queue is empty. Re-raises the producer's error."""
+        queue is empty. Re-raises the producer's error. With ``timeout_s``, waits at
+        most that long and raises ``TimeoutError`` if nothing came."""
         with self._cond:
-            while not self._items and not self._ended:
-                self._cond.wait()
+            if not self._cond.wait_for(lambda: self._items or self._ended, timeout_s):
+                raise TimeoutError(f"no item within {timeout_s} s")
             if self._items:
                 item = self._items.popleft()
                 self._cond.notify_all()

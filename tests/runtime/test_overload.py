@@ -65,6 +65,16 @@ def test_close_unblocks_a_waiting_producer():
         q.put(2)
 
 
+def test_get_with_a_timeout_waits_at_most_that_long():
+    q: WindowQueue[int] = WindowQueue(4)
+    with pytest.raises(TimeoutError):
+        q.get(timeout_s=0.05)
+    q.put(7)
+    assert q.get(timeout_s=0.05) == (7, 0)
+    q.end()
+    assert q.get(timeout_s=0.05) is None  # ended: no waiting
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown overload policy 'skip'"):
         WindowQueue(4, "skip")  # type: ignore[arg-type]
