@@ -85,7 +85,8 @@ class Engine:
         self.batch = batch
         self.backend: Backend = create_backend(backend, self.model, batch=batch, device=device,
                                                 **(backend_options or {}))
-        self.readouts = [Readout(spec.readout, spec.classes, spec.dt_us, **(readout or {}))
+        self.readouts = [Readout(spec.readout, spec.classes, spec.dt_us, spec.layers[-1].neuron,
+                                 **(readout or {}))
                          for _ in range(batch)]
         self.counters: Counter[str] = Counter()
         self.dropped = 0
@@ -230,7 +231,8 @@ class Engine:
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copy of the whole state: the backend's arrays, and ``readout.<field>``
-        arrays ``(B, ...)`` of the readouts (smoothed scores, first spike, scalars)."""
+        arrays ``(B, ...)`` of the readouts (smoothed scores, first spike, previous output,
+        scalars)."""
         snap = self.backend.snapshot()
         states = [r.get_state() for r in self.readouts]
         for k in states[0]:
@@ -240,7 +242,7 @@ class Engine:
     def restore(self, snap: dict[str, np.ndarray]) -> None:
         """Set the state from :meth:`snapshot` (``ValueError`` on a missing key or a
         shape mismatch; nothing is resized)."""
-        keys = ("readout.smoothed", "readout.first", "readout.scalars")
+        keys = ("readout.smoothed", "readout.first", "readout.previous", "readout.scalars")
         missing = [k for k in keys if k not in snap]
         if missing:
             raise ValueError(f"snapshot lacks {missing}")

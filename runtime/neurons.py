@@ -36,7 +36,8 @@ Rule constants, as the authors' public code has them (see :data:`RULE_NEURONS`):
   layer is a non-spiking leaky integrator ``u = 0.99 (u + Wx)``.
 - ReL-PSP (Zhang et al. 2021): non-leaky (decay 1), non-decaying current
   (syn_decay 1: ``u`` grows linearly after each input spike, the rectified-linear PSP),
-  fires at most once until the state is reset.
+  fires at most once until the state is reset; the output layer is the same neuron
+  without the spike (its membrane goes to the readout, which finds the first crossing).
 """
 
 from __future__ import annotations
@@ -235,10 +236,14 @@ RULE_NEURONS: dict[str, NeuronParams] = {
     "lee_readout": NeuronParams(decay=0.99, order="decay_last", reset="none", spiking=False),
     "relpsp": NeuronParams(decay=1.0, threshold=1.0, reset="zero", syn_decay=1.0,
                            fire_once=True),
+    "relpsp_readout": NeuronParams(decay=1.0, threshold=1.0, reset="none", syn_decay=1.0,
+                                   spiking=False),
     "lif": NeuronParams(decay=0.9, threshold=1.0, reset="subtract", order="decay_first"),
 }
 """Default neuron of each rule (``"lee_pool"``/``"lee_readout"``: Lee's pooling and
-readout neurons; ``"lif"``: the benchmark's reference LIF with subtractive reset).
+readout neurons; ``"relpsp_readout"``: ReL-PSP's output neurons as integrators whose
+membrane the ``"first_spike"`` readout compares with ``threshold``, to time the first
+crossing inside its step; ``"lif"``: the benchmark's reference LIF with subtractive reset).
 TSSL-BP's tau_m 8 and tau_s 4 are its N-MNIST config's values
 (Networks/NMNIST_CNN.yaml)."""
 

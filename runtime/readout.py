@@ -8,6 +8,12 @@ Per step, the output layer's output ``(n_out,)`` becomes class scores
 - ``"membrane"``: the non-spiking readout's potentials (Lee et al.);
 - ``"first_spike"``: 1 for the class(es) whose neuron fired first since the last state
   reset, then held until the next reset (ReL-PSP's time-to-first-spike decision).
+  With a non-spiking output layer (``rule_neuron("relpsp_readout")``) the readout
+  fires for it: the neurons whose membrane first exceeds their ``threshold`` (``>=``
+  with ``fire_ge``) in the same step are told apart by when they crossed inside the
+  step, the membrane taken as linear between steps (exact for ReL-PSP's
+  rectified-linear PSPs: ``tau = n - (u[n] - threshold) / (u[n] - u[n-1])``, the
+  paper's continuous spike time); the earliest wins (exact ties split).
 
 Scores are smoothed exponentially, ``s = a s + (1 - a) x`` with
 ``a = exp(-dt / tau)`` (``tau_ms = 0``: no smoothing), and so is the input event rate.
@@ -31,6 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .neurons import NeuronParams
 from .spec import ReadoutSpec
 
 NO_GESTURE = "no gesture"
@@ -80,15 +87,22 @@ class Readout:
         spec: the model's readout settings.
         classes: class names.
         dt_us: step length, µs.
+        output_neuron: the output layer's neuron (``ModelSpec.layers[-1].neuron``);
+            a ``"first_spike"`` readout of a non-spiking one times the threshold
+            crossings of its membrane (see the module docstring).
         overrides: fields of :class:`ReadoutSpec` to change (e.g. ``tau_ms=100``).
     """
 
     def __init__(self, spec: ReadoutSpec, classes: tuple[str, ...], dt_us: int,
-                 **overrides: Any) -> None:
+                 output_neuron: NeuronParams | None = None, **overrides: Any) -> None:
         self.spec = ReadoutSpec.from_dict({**spec.to_dict(), **overrides}) if overrides \
             else spec
         self.classes = tuple(classes)
         self.dt_us = int(dt_us)
+        self._crossing: tuple[float, bool] | None = None
+        if self.spec.kind == "first_spike" and output_neuron is not None \
+                and not output_neuron.spiking:
+            self._crossing = (float(output_neuron.threshold), bool(output_neuron.fire_ge))
         tau_us = self.spec.tau_ms * 1000.0
         self.alpha = math.exp(-self.dt_us / tau_us) if tau_us > 0 else 0.0
         self.reset()
@@ -104,6 +118,7 @@ class Readout:
         self._silent_us = 0
         self._silence_reset_done = False
         self._first: np.ndarray | None = None
+        self._previous = np.zeros(n * self.spec.votes_per_class, np.float64)
 
     def class_scores(self, output: np.ndarray) -> np.ndarray:
         """``(n_out,)`` output of one step -> ``(n_classes,)`` float64 scores."""
@@ -112,11 +127,27 @@ class Readout:
         if kind == "voting":
             return out.reshape(len(self.classes), self.spec.votes_per_class).mean(axis=1)
         if kind == "first_spike":
-            if self._first is None and (out > 0).any():
-                fired = (out > 0).astype(np.float64)
-                self._first = fired / fired.sum()
+            if self._first is None:
+                self._first = self._first_of(out)
             return self._first if self._first is not None else np.zeros(len(self.classes))
         return out
+
+    def _first_of(self, out: np.ndarray) -> np.ndarray | None:
+        """The first-spike scores if some output neuron fired (or crossed) this step."""
+        if self._crossing is None:
+            fired = (out > 0).astype(np.float64)
+            return fired / fired.sum() if fired.any() else None
+        threshold, ge = self._crossing
+        previous, self._previous = self._previous, out.copy()
+        crossed = out >= threshold if ge else out > threshold
+        if not crossed.any():
+            return None
+        # how long before the step's end each crossed, in steps (below 1: nobody had
+        # crossed at the step before, so previous <= threshold < out where crossed)
+        rise = np.where(crossed, out - previous, 1.0)
+        lead = np.where(crossed, (out - threshold) / rise, -np.inf)
+        first = (lead == lead.max()).astype(np.float64)
+        return first / first.sum()
 
     def update(self, output: np.ndarray, n_events: int, t_end_us: int
                ) -> tuple[np.ndarray, Prediction, Decision | None]:
@@ -190,11 +221,13 @@ class Readout:
         return reset
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """The readout's state as arrays (``smoothed``, ``first``, ``scalars``)."""
+        """The readout's state as arrays (``smoothed``, ``first``, ``previous``: the
+        last output a first-crossing readout saw, ``scalars``)."""
         n = len(self.classes)
         return {
             "smoothed": self.smoothed.copy(),
             "first": np.full(n, np.nan) if self._first is None else self._first.copy(),
+            "previous": self._previous.copy(),
             "scalars": np.array([self.rate_hz, -1 if self.label is None else self.label,
                                  self.steps, self._since_reset, self._silent_us,
                                  self._silence_reset_done], np.float64),
@@ -205,6 +238,7 @@ class Readout:
         first = np.asarray(state["first"], np.float64)
         self.smoothed = np.array(state["smoothed"], np.float64)
         self._first = None if np.isnan(first).all() else first.copy()
+        self._previous = np.array(state["previous"], np.float64)
         rate, label, steps, since, silent, done = (float(v) for v in state["scalars"])
         self.rate_hz, self.label = rate, None if label < 0 else int(label)
         self.steps, self._since_reset, self._silent_us = int(steps), int(since), int(silent)
@@ -214,4 +248,5 @@ class Readout:
         """The network state was reset (by the policy or by the user)."""
         self._since_reset = 0
         self._first = None
+        self._previous[:] = 0.0
 

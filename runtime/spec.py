@@ -88,8 +88,9 @@ class ReadoutSpec:
     Attributes:
         kind: ``"count"`` (output spikes per class), ``"membrane"`` (non-spiking
             readout's potential, Lee), ``"first_spike"`` (earliest output neuron wins,
-            ReL-PSP), ``"voting"`` (``votes_per_class`` output neurons per class
-            averaged, BPSTA).
+            ReL-PSP: its spikes, or, from a non-spiking output layer, the first
+            crossing of its neuron's threshold timed inside the step), ``"voting"``
+            (``votes_per_class`` output neurons per class averaged, BPSTA).
         votes_per_class: output neurons per class (``"voting"`` only; else 1).
         tau_ms: time constant of the exponential smoothing of the scores.
         min_confidence: below it the decision is "no gesture".
@@ -202,9 +203,10 @@ class ModelSpec:
                                        f"{self.readout.votes_per_class} votes")
         if neuron is None:
             raise ModelError("<spec>", f"{where}.neuron: the output layer needs a neuron")
-        if (self.readout.kind == "membrane") == neuron.spiking:
-            want = "non-spiking" if self.readout.kind == "membrane" else "spiking"
-            raise ModelError("<spec>", f"{where}.neuron.spiking: a {self.readout.kind!r} "
+        kind = self.readout.kind
+        if kind != "first_spike" and (kind == "membrane") == neuron.spiking:
+            want = "non-spiking" if kind == "membrane" else "spiking"
+            raise ModelError("<spec>", f"{where}.neuron.spiking: a {kind!r} "
                                        f"readout needs a {want} output neuron")
         for k, layer in enumerate(self.layers[:-1]):
             n = getattr(layer, "neuron", None)

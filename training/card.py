@@ -33,12 +33,15 @@ def _layer_line(layer: Any, shape: tuple[int, ...]) -> str:
         what = layer.type
     n = getattr(layer, "neuron", None)
     if n is not None:
-        bits = [f"decay {n.decay:g}", f"threshold {n.threshold:g}", f"reset {n.reset}"]
+        bits = [f"decay {n.decay:g}"]
+        if n.spiking:
+            bits += [f"threshold {n.threshold:g}", f"reset {n.reset}"]
         if n.syn_decay is not None:
             bits.append(f"synaptic decay {n.syn_decay:g}")
         if n.psp_tau is not None:
             bits.append(f"PSP output tau {n.psp_tau:g}")
-        what += " + LIF (" + ", ".join(bits) + ")"
+        kind = "LIF" if n.spiking else "non-spiking integrator"
+        what += f" + {kind} (" + ", ".join(bits) + ")"
     return f"| `{layer.name}` | {what} | {out} |"
 
 
@@ -49,6 +52,18 @@ READOUT_WORDS = {
     "first_spike": "the class whose neuron fires first",
 }
 """How each readout kind decides, for the card."""
+
+CROSSING_WORDS = ("the class whose output membrane first crosses the threshold "
+                  "{threshold:g} (continuous time inside the step)")
+"""A ``"first_spike"`` readout of a non-spiking output layer (ReL-PSP)."""
+
+
+def readout_words(spec: ModelSpec) -> str:
+    """How the model's readout decides, for the card."""
+    n = getattr(spec.layers[-1], "neuron", None)
+    if spec.readout.kind == "first_spike" and n is not None and not n.spiking:
+        return CROSSING_WORDS.format(threshold=n.threshold)
+    return READOUT_WORDS[spec.readout.kind]
 
 
 def layers_table(spec: ModelSpec) -> list[str]:
@@ -91,7 +106,7 @@ def render_card(spec: ModelSpec, size_bytes: int, command: str | None = None,
         f"| training | {tr.get('epochs', '?')} epochs (best {tr.get('best_epoch', '?')}, "
         f"stopped by {tr.get('stopped', '?')}), batch {tr.get('batch_size', '?')}, "
         f"{tr.get('seconds', '?')} s on {tr.get('threads', '?')} CPU threads |",
-        f"| readout | {spec.readout.kind}: {READOUT_WORDS[spec.readout.kind]} |",
+        f"| readout | {spec.readout.kind}: {readout_words(spec)} |",
         f"| file | {size_bytes:,} bytes, {sum(_n(s) for s in spec.tensor_shapes().values()):,} "
         f"weights |",
         "",

@@ -45,8 +45,19 @@ good (a dead label neuron never learns to fire). Our addition, ``silent_push``
 inputs get ``dL/dy[t'] = -silent_push * dL/dtau * (T - t') / (T * theta)``, the
 direction that raises its last membrane ``u[T-1] = sum_t' y[t'] (T - t')``.
 
+Output layer: the same neuron without the spike (``rule_neuron("relpsp_readout")``):
+its membranes ``u`` ``(T, B, n)`` are the network's output, and the time of each
+one's first threshold crossing is read from them in closed form,
+``tau = n - (u[n] - theta) / (u[n] - u[n-1])`` (:func:`crossing_times`; ``u[n] -
+u[n-1] = i[n]``, so it is the spike time above, and its autograd gradient through
+the linear integrator is the paper's ``dtau/dy``). The runtime's ``"first_spike"``
+readout reads the same crossings from the same membranes, so the decision is the
+paper's earliest continuous spike time, not the earliest step (with ``T = 16`` steps
+several output neurons often cross in the same step). ``silent_push`` acts on silent
+output neurons as on hidden ones.
+
 Loss (the public code's): cross-entropy over the negative output spike times
-``-t / time_scale``; class scores ``-t`` (the earliest output neuron wins, the
+``-tau / time_scale``; class scores ``-tau`` (the earliest output neuron wins, the
 runtime's ``"first_spike"`` readout; with ``window_steps`` set, the readout resets
 the network every that many steps, the paper's sample window, which a live stream
 needs since a neuron fires once until a reset: pass the training's ``--steps``).
@@ -201,6 +212,55 @@ def output_times(out: torch.Tensor) -> torch.Tensor:
     return (out * steps).sum(0) + n_steps * (1.0 - out.sum(0))
 
 
+class _PositiveGradient(torch.autograd.Function):
+    """0 in the forward; the backward passes only the positive part of the gradient."""
+
+    @staticmethod
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: torch.Tensor) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+        return g.clamp(min=0.0)
+
+
+def crossing_times(u: torch.Tensor, threshold: float, silent_push: float = 0.0
+                   ) -> torch.Tensor:
+    """Continuous time of each output neuron's first threshold crossing.
+
+    Args:
+        u: ``(T, B, n)`` membranes of the non-spiking output layer (the state before
+            step 0 is 0).
+        threshold: ``theta``; a neuron crosses at the first step ``n`` with
+            ``u[n] > theta``.
+        silent_push: gradient of silent neurons (module docstring): their time is
+            ``T``, whose gradient, where the loss wants it earlier, is that of
+            ``T + silent_push * (theta - u[T-1]) / (T * theta)``.
+
+    Returns:
+        ``(B, n)`` ``tau = n - (u[n] - theta) / (u[n] - u[n-1])`` in steps (in
+        ``(n - 1, n]``), ``T`` where the membrane never crossed; differentiable in ``u``.
+    """
+    n_steps = u.shape[0]
+    crossed = u > threshold
+    fired = crossed.any(0)
+    first = crossed.to(u.dtype).argmax(0, keepdim=True)  # the first crossing step
+    u_n = u.gather(0, first).squeeze(0)
+    before = torch.cat([torch.zeros_like(u[:1]), u[:-1]]).gather(0, first).squeeze(0)
+    rise = torch.where(fired, u_n - before, torch.ones_like(u_n))
+    tau = torch.where(fired, first.squeeze(0).to(u.dtype) - (u_n - threshold) / rise,
+                      torch.full_like(u_n, float(n_steps)))
+    if silent_push:
+        lift = (threshold - u[-1]) / (n_steps * threshold)
+        tau = tau + torch.where(fired, torch.zeros_like(tau),
+                                silent_push * _PositiveGradient.apply(lift))
+    return tau
+
+
 @dataclass(frozen=True)
 class Relpsp(Rule):
     """ReL-PSP settings (see the module docstring).
@@ -240,6 +300,9 @@ class Relpsp(Rule):
     def hidden_neuron(self) -> NeuronParams:
         return rule_neuron("relpsp", threshold=self.threshold)
 
+    def output_neuron(self) -> NeuronParams:
+        return rule_neuron("relpsp_readout", threshold=self.threshold)
+
     def readout(self) -> ReadoutSpec:
         if self.window_steps > 0:
             return ReadoutSpec(kind="first_spike", state_policy="reset_every",
@@ -247,13 +310,19 @@ class Relpsp(Rule):
         return ReadoutSpec(kind="first_spike")
 
     def neuron_layer(self, y: torch.Tensor, params: NeuronParams) -> torch.Tensor:
+        if not params.spiking:  # the output integrators: a true gradient, through autograd
+            return super().neuron_layer(y, params)
         return relpsp_layer(y, params, self.silent_push)
 
+    def times(self, out: torch.Tensor) -> torch.Tensor:
+        """``(B, n)`` output spike times (steps) of the ``(T, B, n)`` output membranes."""
+        return crossing_times(out, self.threshold, self.silent_push)
+
     def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(-output_times(out) / self.time_scale, labels)
+        return F.cross_entropy(-self.times(out) / self.time_scale, labels)
 
     def scores(self, out: torch.Tensor) -> torch.Tensor:
-        return -output_times(out)
+        return -self.times(out.detach())
 
 
 RULE = Relpsp

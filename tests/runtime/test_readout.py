@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from spikestream.runtime.neurons import rule_neuron
 from spikestream.runtime.readout import NO_GESTURE, Readout
 from spikestream.runtime.spec import ReadoutSpec
 
@@ -73,6 +74,34 @@ def test_first_spike_tie_splits():
     scores, p, _ = r.update(np.array([1.0, 0.0, 1.0]), 1, 1000)
     np.testing.assert_array_equal(scores, [0.5, 0.0, 0.5])
     assert p.confidence == 0.5
+
+
+def test_first_crossing_of_integrating_outputs_is_timed_inside_the_step():
+    # a non-spiking output layer (ReL-PSP): the readout applies its threshold
+    neuron = rule_neuron("relpsp_readout", threshold=1.0)
+    r = Readout(ReadoutSpec(kind="first_spike", tau_ms=0.0, state_policy="reset_every",
+                            reset_every_steps=3), CLASSES, 1000, neuron)
+    # step 1: a and c both cross 1; a rose 0.2 -> 1.2 (crossed 0.2 step before the
+    # end), c rose 0.6 -> 1.4 (0.5 step before): c was first; b has not crossed.
+    # Later membranes do not change the decision until the state is reset.
+    outs = [[0.2, 0.5, 0.6], [1.2, 0.9, 1.4], [9.0, 9.0, 9.0],
+            [0.0, 2.0, 0.0], [0.0, 4.0, 3.0]]
+    got = []
+    for k, o in enumerate(outs):
+        scores, p, _ = r.update(np.array(o), 1, 1000 * (k + 1))
+        got.append((p.label, p.reset_state))
+    # the reset after step 3 forgets the decision and the previous membrane (0 again)
+    assert got == [(None, False), (2, False), (2, True), (1, False), (1, False)]
+    snap = r.get_state()
+    np.testing.assert_array_equal(snap["previous"], [0.0, 2.0, 0.0])
+    # ... and an exact tie splits; a spiking output is read as spikes (1 > 0)
+    tie = Readout(ReadoutSpec(kind="first_spike", tau_ms=0.0), CLASSES, 1000, neuron)
+    scores, _, _ = tie.update(np.array([2.0, 2.0, 0.5]), 1, 1000)
+    np.testing.assert_array_equal(scores, [0.5, 0.5, 0.0])
+    spikes = Readout(ReadoutSpec(kind="first_spike", tau_ms=0.0), CLASSES, 1000,
+                     rule_neuron("relpsp"))
+    scores, _, _ = spikes.update(np.array([1.0, 0.0, 0.0]), 1, 1000)
+    np.testing.assert_array_equal(scores, [1.0, 0.0, 0.0])
 
 
 def test_no_gesture_thresholds():

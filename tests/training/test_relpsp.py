@@ -14,7 +14,12 @@ import torch.nn.functional as F
 from spikestream.cli import main
 from spikestream.runtime.model_file import load_model
 from spikestream.runtime.neurons import rule_neuron
-from spikestream.training.relpsp import SpikeTimeFunction, output_times, relpsp_layer
+from spikestream.training.relpsp import (
+    SpikeTimeFunction,
+    crossing_times,
+    output_times,
+    relpsp_layer,
+)
 from spikestream.training.rules import get_rule
 
 P = rule_neuron("relpsp")
@@ -92,16 +97,62 @@ def test_two_layers_against_the_paper_by_hand() -> None:
     assert w1.grad.tolist() == [pytest.approx(r) for r in want]
 
 
-def test_loss_and_scores_on_first_spikes() -> None:
-    out = torch.zeros(4, 2, 3)
-    out[1, 0, 0] = out[2, 0, 1] = 1.0  # sample 0: class 0 at step 1, class 1 at 2, 2 silent
-    out[0, 1, 2] = 1.0  # sample 1: class 2 first
-    r = get_rule("relpsp", time_scale="2")
-    t = torch.tensor([[1.0, 2.0, 4.0], [4.0, 4.0, 0.0]])
-    assert output_times(out).tolist() == t.tolist()
-    assert r.scores(out).argmax(1).tolist() == [0, 2]
-    labels = torch.tensor([1, 2])
-    assert float(r.loss(out, labels)) == pytest.approx(float(F.cross_entropy(-t / 2, labels)))
+def _membranes(y: torch.Tensor, threshold: float = 1.0) -> torch.Tensor:
+    """The output layer's ``(T, B, n)`` membranes for its inputs ``y``."""
+    r = get_rule("relpsp", threshold=str(threshold))
+    return r.neuron_layer(y, r.output_neuron())
+
+
+def test_crossing_times_are_the_spike_times_with_the_paper_gradient() -> None:
+    g = torch.Generator().manual_seed(5)
+    y = torch.rand(6, 3, 4, generator=g, dtype=torch.float64) * 0.45
+    y[:, :, 3] *= 0.1  # the last neurons stay silent
+    y.requires_grad_()
+    tau = crossing_times(_membranes(y), 1.0)
+    want = SpikeTimeFunction.apply(y, P)
+    assert (want < 6).sum() == 9 and (want == 6).sum() == 3  # fired and silent neurons
+    torch.testing.assert_close(tau, want)
+    (tau * torch.arange(12.0, dtype=torch.float64).reshape(3, 4)).sum().backward()
+    got, y.grad = y.grad, None
+    (want * torch.arange(12.0, dtype=torch.float64).reshape(3, 4)).sum().backward()
+    torch.testing.assert_close(got, y.grad)
+    assert torch.autograd.gradcheck(lambda y: crossing_times(_membranes(y), 1.0), (y,))
+
+
+def test_silent_output_push_only_where_the_loss_wants_it_earlier() -> None:
+    y = _col([0.1, 0.0, 0.0])  # u = 0.1, 0.2, 0.3: never crosses 1
+    tau = crossing_times(_membranes(y), 1.0, silent_push=0.5)
+    assert float(tau.detach()) == 3.0
+    tau.sum().backward()  # dL/dtau = 1: dL/dy[t'] = -0.5 (T - t') / (T theta)
+    assert y.grad.flatten().tolist() == pytest.approx([-0.5 * k / 3 for k in (3, 2, 1)])
+    y.grad = None
+    (-crossing_times(_membranes(y), 1.0, silent_push=0.5)).sum().backward()
+    assert y.grad.abs().sum() == 0.0
+
+
+def test_loss_and_scores_on_the_continuous_first_crossing() -> None:
+    # sample 0: neurons 0 and 1 both cross at step 1, neuron 1 earlier inside it
+    #   (0.2 -> 1.2: tau = 1 - 0.2 / 1.0 = 0.8; 0.6 -> 1.4: tau = 1 - 0.4 / 0.8 = 0.5);
+    #   neuron 2 never crosses (tau = T = 3)
+    # sample 1: neuron 2 crosses at step 0 (u = 2: tau = 0 - 1 / 2)
+    u = torch.zeros(3, 2, 3)
+    u[:, 0, 0] = torch.tensor([0.2, 1.2, 2.2])
+    u[:, 0, 1] = torch.tensor([0.6, 1.4, 2.2])
+    u[:, 0, 2] = torch.tensor([0.1, 0.2, 0.3])
+    u[:, 1, 2] = torch.tensor([2.0, 4.0, 6.0])
+    r = get_rule("relpsp", time_scale="2", silent_push="0")
+    t = torch.tensor([[0.8, 0.5, 3.0], [3.0, 3.0, -0.5]])
+    torch.testing.assert_close(r.times(u), t)
+    assert r.scores(u).argmax(1).tolist() == [1, 2]
+    labels = torch.tensor([0, 2])
+    assert float(r.loss(u, labels)) == pytest.approx(float(F.cross_entropy(-t / 2, labels)))
+    # the runtime's readout decides the same from the same membranes
+    from spikestream.runtime.readout import Readout
+
+    for b, want in enumerate([1, 2]):
+        ro = Readout(r.readout(), ("a", "b", "c"), 10_000, r.output_neuron(), tau_ms=0)
+        scores = sum(ro.update(u[k, b].numpy(), 1, 10_000 * (k + 1))[0] for k in range(3))
+        assert int(scores.argmax()) == want
 
 
 def test_rule_network_and_settings() -> None:
@@ -114,7 +165,10 @@ def test_rule_network_and_settings() -> None:
     assert spec.readout.kind == "first_spike"
     neurons = [layer.neuron for layer in spec.layers if layer.neuron is not None]
     assert len(neurons) == 3
-    assert all(n == rule_neuron("relpsp", threshold=1.5) for n in neurons)
+    assert all(n == rule_neuron("relpsp", threshold=1.5) for n in neurons[:2])
+    # the output neurons integrate; the readout times their threshold crossings
+    assert neurons[2] == rule_neuron("relpsp_readout", threshold=1.5)
+    assert not neurons[2].spiking
     with pytest.raises(ValueError, match="threshold"):
         get_rule("relpsp", threshold="0")
     assert spec.readout.state_policy == "continuous"
@@ -153,4 +207,4 @@ def test_train_a_tiny_model_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
     assert main(["eval", "--model", str(out), "--data", str(tiny_nmnist), "--split", "val",
                  "--json"]) == 0
     val = json.loads(capsys.readouterr().out)
-    assert val["n"] == 9 and abs(val["accuracy"] - acc) <= 1 / 9 + 1e-9
+    assert val["n"] == 9 and val["accuracy"] == pytest.approx(acc)
