@@ -201,6 +201,9 @@ def test_train_a_tiny_model_through_the_cli(tiny_nmnist: Path, tmp_path: Path,
     model = load_model(out)
     assert model.spec.provenance["rule"] == "relpsp"
     assert model.spec.readout.kind == "first_spike"
+    card = out.with_suffix(".md").read_text()
+    assert "fc 54->10 + non-spiking integrator (decay 1, synaptic decay 1)" in card
+    assert "first_spike: the class whose output membrane first crosses the threshold 1" in card
     acc = model.spec.provenance["validation_accuracy"]
     assert acc >= 0.75  # it learns (chance 1/3; 100% here, 67% without silent_push)
     # the runtime's first_spike readout on the exported file decides as training did
