@@ -17,7 +17,7 @@ import pytest
 from spikestream.runtime.model_file import load_model
 from spikestream.training.evaluate import evaluate_file
 
-FLOOR = {"stbp": 0.95, "tssl": 0.95, "bpsta": 0.96, "lee": 0.90, "relpsp": 0.90}
+FLOOR = {"stbp": 0.95, "tssl": 0.95, "bpsta": 0.97, "lee": 0.90, "relpsp": 0.90}
 """Test accuracy each shipped model must keep (fraction of the 199 test digits)."""
 
 
@@ -44,7 +44,7 @@ def test_model_is_package_data_with_a_card(rule: str) -> None:
 
 def test_the_best_rule_and_every_rule() -> None:
     acc = {rule: _model(rule)[1].spec.provenance["test_accuracy"] for rule in FLOOR}
-    assert max(acc.values()) >= 0.96
+    assert max(acc.values()) >= 0.97  # the goal: the best rule >= 97 %
     assert min(acc.values()) >= 0.90  # the goal: every rule >= 90 % on never-seen digits
 
 
