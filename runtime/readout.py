@@ -19,9 +19,12 @@ Scores are smoothed exponentially, ``s = a s + (1 - a) x`` with
 ``a = exp(-dt / tau)`` (``tau_ms = 0``: no smoothing), and so is the input event rate.
 The probabilities are the smoothed scores normalised to sum 1 (softmax for
 ``"membrane"``, whose potentials may be negative); the confidence is the largest.
-The decision is "no gesture" (label None) when the confidence is below
-``min_confidence``, the event rate below ``min_event_rate_hz``, or nothing scored
-yet. A :class:`Decision` is emitted when the decided label changes.
+The decided class is the most probable one, except that a decided class is held
+until another's probability exceeds its own by ``switch_margin`` (hysteresis against
+flicker between two close classes). The decision is "no gesture" (label None) when
+the confidence is below ``min_confidence``, the event rate below
+``min_event_rate_hz``, or nothing scored yet. A :class:`Decision` is emitted when the
+decided label changes.
 
 State policy (what the engine does with the network state): ``"continuous"`` never
 resets; ``"reset_every"`` resets after every ``reset_every_steps`` steps;
@@ -175,6 +178,10 @@ class Readout:
         self.steps += 1
         probs, label, conf = self._decide()
         s = self.spec
+        held = self.label
+        if s.switch_margin > 0 and label is not None and held is not None and \
+                label != held and probs[label] - probs[held] < s.switch_margin:
+            label, conf = held, float(probs[held])
         if conf < s.min_confidence or self.rate_hz < s.min_event_rate_hz:
             label = None
         reset = self._policy(rate)

@@ -95,6 +95,9 @@ class ReadoutSpec:
         tau_ms: time constant of the exponential smoothing of the scores.
         min_confidence: below it the decision is "no gesture".
         min_event_rate_hz: input event rate below which the decision is "no gesture".
+        switch_margin: hysteresis: a decided class gives way to another only when the
+            other's probability exceeds its own by this much (0: to any class that
+            leads; "no gesture" gates are not held back).
         state_policy: ``"continuous"``, ``"reset_on_silence"`` (network state reset
             after ``silence_ms`` below ``min_event_rate_hz``) or ``"reset_every"``
             (every ``reset_every_steps`` steps: ReL-PSP's sample window).
@@ -107,6 +110,7 @@ class ReadoutSpec:
     tau_ms: float = 50.0
     min_confidence: float = 0.0
     min_event_rate_hz: float = 0.0
+    switch_margin: float = 0.0
     state_policy: Literal["continuous", "reset_on_silence", "reset_every"] = "continuous"
     silence_ms: float = 200.0
     reset_every_steps: int = 0
@@ -122,7 +126,8 @@ class ReadoutSpec:
             "reset_every_steps": P.integer(d, "reset_every_steps", where, minimum=0, default=0),
         }
         for k, default in (("tau_ms", 50.0), ("min_confidence", 0.0),
-                           ("min_event_rate_hz", 0.0), ("silence_ms", 200.0)):
+                           ("min_event_rate_hz", 0.0), ("silence_ms", 200.0),
+                           ("switch_margin", 0.0)):
             kw[k] = P.number(d, k, where, minimum=0.0, default=default)
         if kw["kind"] != "voting" and kw["votes_per_class"] != 1:
             raise ModelError("<spec>", f"{where}.votes_per_class: must be 1 for a "

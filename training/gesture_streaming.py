@@ -9,16 +9,17 @@ the continuous policy the network never sees the readout, so this gives exactly 
 decisions an Engine built with those settings makes, at a fraction of the cost.
 
 :func:`calibrate_readout` picks the smoothing ``tau_ms``, the "no gesture" event
-rate gate ``min_event_rate_hz`` and confidence gate ``min_confidence`` on the
-validation recordings (never the test ones): the lowest median onset latency among
-the settings that decide at least ``min_accuracy`` of the gestures right (none
-wrong or never decided below that), then the fewest decision changes (flicker, in
-pauses too); when no setting reaches ``min_accuracy``, the fewest gestures wrong or
-never decided first.
+rate gate ``min_event_rate_hz``, the confidence gate ``min_confidence`` and the
+hysteresis ``switch_margin`` on the validation recordings (never the test ones):
+the lowest median onset latency among the settings that decide at least
+``min_accuracy`` of the gestures right (none wrong or never decided below that),
+then the fewest decision changes (flicker, in pauses too); when no setting reaches
+``min_accuracy``, the fewest gestures wrong or never decided first.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from ..streams.synthetic.recording import WrittenRecording
 TAUS_MS = (30.0, 60.0, 100.0, 150.0, 200.0, 250.0, 400.0)
 RATES_HZ = (2000.0, 4000.0, 8000.0)
 CONFIDENCES = (0.0, 0.3, 0.5)
+MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3)
 
 
 @dataclass
@@ -73,7 +75,7 @@ def replay_readout(model: str | os.PathLike[str], outputs: StreamOutputs,
                    **overrides: float) -> list[Decision]:
     """The decisions the model's readout (with ``overrides``) makes over ``outputs``."""
     spec = load_model(model).spec
-    ro = Readout(spec.readout, spec.classes, spec.dt_us, **overrides)
+    ro = Readout(spec.readout, spec.classes, spec.dt_us, spec.layers[-1].neuron, **overrides)
     out = []
     for o, n, t in zip(outputs.output, outputs.n_events, outputs.t_end_us, strict=True):
         d = ro.update(o, int(n), int(t))[2]
@@ -114,27 +116,27 @@ def calibrate_readout(model: str | os.PathLike[str], recordings: Sequence[Writte
                       taus_ms: Sequence[float] = TAUS_MS,
                       rates_hz: Sequence[float] = RATES_HZ,
                       confidences: Sequence[float] = CONFIDENCES,
+                      margins: Sequence[float] = MARGINS,
                       min_accuracy: float = 0.98, log=print) -> dict:
     """Choose the readout settings on ``recordings`` (validation ones) and write them
     into the model file; returns the chosen settings and their score."""
     outs = [stream_outputs(model, w) for w in recordings]
     best: tuple | None = None
-    for tau in taus_ms:
-        for rate in rates_hz:
-            for conf in confidences:
-                s, changes = _score_and_count(model, outs, tau_ms=tau,
-                                              min_event_rate_hz=rate, min_confidence=conf)
-                lat = s.latencies_ms
-                med = float(np.median(lat)) if len(lat) else float("inf")
-                bad = s.n - sum(x.correct for x in s.segments) + s.never_decided
-                ok = s.n > 0 and (s.n - bad) / s.n >= min_accuracy
-                log(f"  readout tau {tau:g} ms, gate {rate:g} ev/s, confidence >= {conf:g}: "
-                    f"accuracy {100 * s.accuracy:.1f} %, {s.never_decided} never, median "
-                    f"onset {med:.0f} ms, {changes} decision changes")
-                key = (0 if ok else bad, med, changes)
-                if best is None or key < best[0]:
-                    best = (key, {"tau_ms": tau, "min_event_rate_hz": rate,
-                                  "min_confidence": conf}, s)
+    for tau, rate, conf, margin in itertools.product(taus_ms, rates_hz, confidences,
+                                                     margins):
+        settings = {"tau_ms": tau, "min_event_rate_hz": rate, "min_confidence": conf,
+                    "switch_margin": margin}
+        s, changes = _score_and_count(model, outs, **settings)
+        lat = s.latencies_ms
+        med = float(np.median(lat)) if len(lat) else float("inf")
+        bad = s.n - sum(x.correct for x in s.segments) + s.never_decided
+        ok = s.n > 0 and (s.n - bad) / s.n >= min_accuracy
+        log(f"  readout tau {tau:g} ms, gate {rate:g} ev/s, confidence >= {conf:g}, switch "
+            f"margin {margin:g}: accuracy {100 * s.accuracy:.1f} %, {s.never_decided} "
+            f"never, median onset {med:.0f} ms, {changes} decision changes")
+        key = (0 if ok else bad, med, changes)
+        if best is None or key < best[0]:
+            best = (key, settings, s)
     assert best is not None
     (_, med, _), settings, s = best
     chosen = {**settings, "accuracy": round(s.accuracy, 4), "onset_median_ms": round(med, 1),

@@ -104,6 +104,18 @@ def test_first_crossing_of_integrating_outputs_is_timed_inside_the_step():
     np.testing.assert_array_equal(scores, [1.0, 0.0, 0.0])
 
 
+def test_switch_margin_holds_the_decided_class_against_a_close_challenger():
+    r = ro(switch_margin=0.2)
+    labels = [r.update(np.array(o), 1, 1000 * (k + 1))[1].label for k, o in enumerate(
+        [[0.0, 1.0, 0.0], [0.0, 0.55, 0.45], [0.0, 0.45, 0.55], [0.0, 0.35, 0.65],
+         [0.0, 0.0, 0.0], [0.6, 0.0, 0.4]])]
+    # b holds while c leads by less than 0.2 (0.55 - 0.45 = 0.1), c takes over at
+    # 0.3; after "no gesture" (nothing scored) the next class is free again
+    assert labels == [1, 1, 1, 2, None, 0]
+    _, p, _ = ro().update(np.array([0.0, 0.45, 0.55]), 1, 1000)
+    assert p.label == 2  # margin 0: the leader
+
+
 def test_no_gesture_thresholds():
     r = ro(min_confidence=0.6)
     _, p, _ = r.update(np.array([1.0, 1.0, 0.0]), 10, 1000)
