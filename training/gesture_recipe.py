@@ -356,17 +356,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def override(recipe: Recipe, items: list[str]) -> Recipe:
-    """``recipe`` with ``FIELD=VALUE`` items applied (tuples as comma-separated)."""
+    """``recipe`` with ``FIELD=VALUE`` items applied (tuples as comma-separated;
+    ``data.FIELD`` sets a field of the synthetic data, e.g. ``data.n_train=96``)."""
     changes: dict = {}
+    data: dict = {}
     for item in items:
         key, _, value = item.partition("=")
-        if key not in Recipe.__dataclass_fields__ or key == "data":
+        target, fields, name = changes, Recipe.__dataclass_fields__, key
+        if key.startswith("data."):
+            target, fields, name = data, SyntheticGestureConfig.__dataclass_fields__, key[5:]
+        if name not in fields or key == "data":
             raise SystemExit(f"--set: unknown recipe field {key!r}")
-        cur = getattr(recipe, key)
+        cur = getattr(recipe.data if target is data else recipe, name)
         if isinstance(cur, tuple):
-            changes[key] = tuple(type(cur[0])(v) for v in value.split(","))
+            target[name] = tuple(type(cur[0])(v) for v in value.split(","))
         else:
-            changes[key] = type(cur)(value)
+            target[name] = type(cur)(value)
+    if data:
+        changes["data"] = replace(recipe.data, **data)
     return replace(recipe, **changes)
 
 

@@ -41,35 +41,47 @@ COMMAND = ("python -m spikestream.training.gesture_recipe --threads 1 "
 BASE_FILE = "base.safetensors"
 
 
-def _sets(recipe: dict) -> str:
-    """`` --set FIELD=VALUE`` for each recorded recipe setting that differs from the
-    defaults (the epochs, time budget and initial model are given apart)."""
-    default = asdict(Recipe())
-    sets = []
-    for k, v in recipe.items():
-        if k in ("init_model", "epochs", "max_minutes", "data") or k not in default:
+def _differing(values: dict, default: dict, prefix: str = "") -> list[str]:
+    """`` --set PREFIXFIELD=VALUE`` for each of ``values`` that differs from ``default``."""
+    out = []
+    for k, v in values.items():
+        if k not in default:
             continue
         d = default[k]
         if (list(d) if isinstance(d, tuple) else d) != v:
-            sets.append(f" --set {k}={','.join(map(str, v)) if isinstance(v, list) else v}")
+            out.append(f" --set {prefix}{k}="
+                       f"{','.join(map(str, v)) if isinstance(v, list) else v}")
+    return out
+
+
+def _sets(recipe: dict, data: dict | None = None) -> str:
+    """`` --set FIELD=VALUE`` for each recorded recipe setting that differs from the
+    defaults (the epochs, time budget and initial model are given apart), and
+    `` --set data.FIELD=VALUE`` for each field of the recorded synthetic data config."""
+    default = asdict(Recipe())
+    skip = ("init_model", "epochs", "max_minutes", "data")
+    sets = _differing({k: v for k, v in recipe.items() if k not in skip}, default)
+    if data:
+        sets += _differing(data, Recipe().data.to_dict(), "data.")
     return "".join(sets)
 
 
-def reproduce_commands(recipe: dict, epochs: int) -> list[str]:
-    """The recipe commands that made a model with these recorded ``recipe`` settings:
-    one run (with its epochs, time budget and the settings that differ from the
-    defaults), or (``init_model`` set) the default run and the fine-tuning of its
-    output with the settings that differ from the defaults."""
+def reproduce_commands(recipe: dict, epochs: int, data: dict | None = None) -> list[str]:
+    """The recipe commands that made a model with these recorded ``recipe`` settings
+    (and synthetic ``data`` config, as the provenance records them): one run (with its
+    epochs, time budget and the settings that differ from the defaults), or
+    (``init_model`` set) the default run and the fine-tuning of its output with the
+    settings that differ from the defaults."""
     budget = recipe.get("max_minutes", Recipe.max_minutes)
     budget = "" if budget == Recipe.max_minutes else f" --max-minutes {budget:g}"
     if not recipe.get("init_model"):
-        sets = _sets(recipe)
+        sets = _sets(recipe, data)
         if not sets and not budget and epochs == Recipe.epochs:
             return [COMMAND]
         return [COMMAND.replace(" --out", f" --epochs {epochs}{budget}{sets} --out")]
     return [COMMAND.replace(f"models/{MODEL_NAME}.safetensors", BASE_FILE),
             f"python -m spikestream.training.gesture_recipe --threads 1 --epochs {epochs} "
-            f"--set init_model={BASE_FILE}{_sets(recipe)} "
+            f"--set init_model={BASE_FILE}{_sets(recipe, data)} "
             f"--out models/{MODEL_NAME}.safetensors"]
 
 
@@ -264,7 +276,7 @@ def render(model: str | Path, figures: dict) -> str:
     lines += [
         "", "## Rule settings", "",
         ", ".join(f"`{k}={v}`" for k, v in p.get("rule_settings", {}).items()),
-        "", "## Reproduce", "", "```", *reproduce_commands(rec, tr["epochs"]),
+        "", "## Reproduce", "", "```", *reproduce_commands(rec, tr["epochs"], data.get("config")),
         REPORT_COMMAND, "```", "",
         "The recordings are rendered once into `$SPIKESTREAM_CACHE` (default "
         "`~/.cache/spikestream`); `gesture_report` measures the figures above and writes "

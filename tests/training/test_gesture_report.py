@@ -53,3 +53,15 @@ def test_reproduce_command_of_one_run_names_its_settings():
         assert part in only
     assert "init_model" not in only and "max_minutes" not in only
     assert only.endswith("--out models/gesture-synthetic.safetensors")
+
+
+def test_reproduce_command_names_the_data_settings():
+    more = replace(Recipe(), data=replace(Recipe().data, n_train=96))
+    (only,) = reproduce_commands(_recorded(more), 44, more.data.to_dict())
+    assert " --set data.n_train=96 " in only and "data.n_test" not in only
+    # ... which the recipe's --set reads back
+    from spikestream.training.gesture_recipe import override
+
+    got = override(Recipe(), ["data.n_train=96", "data.pause_s=0.5,1.0", "lr=0.001"])
+    assert got.data.n_train == 96 and got.data.pause_s == (0.5, 1.0) and got.lr == 0.001
+    assert got.data.n_test == Recipe().data.n_test
