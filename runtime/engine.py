@@ -85,9 +85,7 @@ class Engine:
         self.batch = batch
         self.backend: Backend = create_backend(backend, self.model, batch=batch, device=device,
                                                 **(backend_options or {}))
-        self.readouts = [Readout(spec.readout, spec.classes, spec.dt_us, spec.layers[-1].neuron,
-                                 **(readout or {}))
-                         for _ in range(batch)]
+        self.readouts = [Readout.for_model(spec, **(readout or {})) for _ in range(batch)]
         self.counters: Counter[str] = Counter()
         self.dropped = 0
         self.windower: Windower | None = None  # the last run's (its counters: gaps...)

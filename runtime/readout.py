@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .neurons import NeuronParams
-from .spec import ReadoutSpec
+from .spec import ModelSpec, ReadoutSpec
 
 NO_GESTURE = "no gesture"
 
@@ -109,6 +109,12 @@ class Readout:
         tau_us = self.spec.tau_ms * 1000.0
         self.alpha = math.exp(-self.dt_us / tau_us) if tau_us > 0 else 0.0
         self.reset()
+
+    @classmethod
+    def for_model(cls, spec: ModelSpec, **overrides: Any) -> Readout:
+        """The readout of a model (its readout settings, classes, step and output neuron)."""
+        return cls(spec.readout, spec.classes, spec.dt_us,
+                   getattr(spec.layers[-1], "neuron", None), **overrides)
 
     def reset(self) -> None:
         """Forget everything (smoothed scores, rate, decision, counters)."""

@@ -79,7 +79,7 @@ def replay_readout(model: str | os.PathLike[str], outputs: StreamOutputs,
                    **overrides: float) -> list[Decision]:
     """The decisions the model's readout (with ``overrides``) makes over ``outputs``."""
     spec = load_model(model).spec
-    ro = Readout(spec.readout, spec.classes, spec.dt_us, spec.layers[-1].neuron, **overrides)
+    ro = Readout.for_model(spec, **overrides)
     out = []
     for o, n, t in zip(outputs.output, outputs.n_events, outputs.t_end_us, strict=True):
         d = ro.update(o, int(n), int(t))[2]

@@ -205,13 +205,6 @@ def relpsp_layer(y: torch.Tensor, params: NeuronParams, silent_push: float = 0.0
     return RelpspFunction.apply(y, params, silent_push)[0]
 
 
-def output_times(out: torch.Tensor) -> torch.Tensor:
-    """``(B, n)`` spike step of each output neuron of ``(T, B, n)`` spikes (``T`` if silent)."""
-    n_steps = out.shape[0]
-    steps = torch.arange(n_steps, dtype=out.dtype, device=out.device).reshape(-1, 1, 1)
-    return (out * steps).sum(0) + n_steps * (1.0 - out.sum(0))
-
-
 class _PositiveGradient(torch.autograd.Function):
     """0 in the forward; the backward passes only the positive part of the gradient."""
 

@@ -17,12 +17,18 @@ from spikestream.runtime.neurons import rule_neuron
 from spikestream.training.relpsp import (
     SpikeTimeFunction,
     crossing_times,
-    output_times,
     relpsp_layer,
 )
 from spikestream.training.rules import get_rule
 
 P = rule_neuron("relpsp")
+
+
+def output_times(out: torch.Tensor) -> torch.Tensor:
+    """``(B, n)`` spike step of each output neuron of ``(T, B, n)`` spikes (``T`` if silent)."""
+    n_steps = out.shape[0]
+    steps = torch.arange(n_steps, dtype=out.dtype, device=out.device).reshape(-1, 1, 1)
+    return (out * steps).sum(0) + n_steps * (1.0 - out.sum(0))
 
 
 def _col(values: list[float]) -> torch.Tensor:

@@ -48,7 +48,7 @@ def _frames(path: Path, model_path: Path) -> tuple[list, np.ndarray]:
 def _decisions(model_path: Path, windows: list, outputs: np.ndarray) -> list[dict]:
     """What ``run --jsonl`` prints for these per-step outputs."""
     spec = load_model(model_path).spec
-    readout = Readout(spec.readout, spec.classes, spec.dt_us)
+    readout = Readout.for_model(spec)
     out = []
     for w, o in zip(windows, outputs, strict=True):
         d = readout.update(o, len(w.events), w.t_end_us)[2]
