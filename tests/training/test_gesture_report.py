@@ -8,7 +8,12 @@ from dataclasses import asdict, replace
 from spikestream.runtime.timeline import SegmentScore, TimelineScore
 from spikestream.streams.source import LabelledSegment
 from spikestream.training.gesture_recipe import Recipe
-from spikestream.training.gesture_report import COMMAND, per_class, reproduce_commands
+from spikestream.training.gesture_report import (
+    COMMAND,
+    decided_within,
+    per_class,
+    reproduce_commands,
+)
 
 
 def _recorded(recipe: Recipe) -> dict:
@@ -17,11 +22,12 @@ def _recorded(recipe: Recipe) -> dict:
             if k != "data"}
 
 
-def test_per_class_accuracy_and_median_onset():
-    def seg(label: int, majority: int | None, lat_us: int | None) -> SegmentScore:
-        return SegmentScore(LabelledSegment(label, "c", 0, 1_000_000), majority, majority,
-                            lat_us, 0.5)
+def seg(label: int, majority: int | None, lat_us: int | None) -> SegmentScore:
+    return SegmentScore(LabelledSegment(label, "c", 0, 1_000_000), majority, majority,
+                        lat_us, 0.5)
 
+
+def test_per_class_accuracy_and_median_onset():
     score = TimelineScore((seg(0, 0, 100_000), seg(0, 0, 300_000), seg(0, 1, None),
                            seg(2, 2, 50_000)), 500.0)
     got = per_class(score, ("a", "b", "c"))
@@ -29,6 +35,15 @@ def test_per_class_accuracy_and_median_onset():
     assert got["a"] == {"gestures": 3, "accuracy": round(2 / 3, 4), "onset_median_ms": 200.0,
                         "never_decided": 1}
     assert got["c"]["onset_median_ms"] == 50.0 and got["c"]["accuracy"] == 1.0
+
+
+def test_decided_within_counts_never_decided_gestures_as_not_decided():
+    score = TimelineScore((seg(0, 0, 100_000), seg(0, 0, 300_000), seg(0, 1, None),
+                           seg(2, 2, 50_000)), 500.0)
+    # onsets 100, 300, never, 50 ms: within 50 ms 1 of 4, within 100 ms 2 of 4 (a
+    # latency equal to the bound counts), within 500 ms 3 of 4 (never decided stays out)
+    assert decided_within(score, (49, 50, 100, 299, 500)) == {
+        "49": 0.0, "50": 0.25, "100": 0.5, "299": 0.5, "500": 0.75}
 
 
 def test_reproduce_commands_name_the_fine_tuning_settings():

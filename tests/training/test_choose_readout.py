@@ -1,0 +1,69 @@
+"""The gesture readout's calibration choice (training/gesture_streaming.py:
+choose_readout): fastest onset among the settings that are accurate and whose
+decisions stand to the gestures' ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from spikestream.runtime.timeline import SegmentScore, TimelineScore
+from spikestream.streams.source import LabelledSegment
+from spikestream.training.gesture_streaming import ReadoutTrial, choose_readout
+
+
+def trial(name: str, latencies_ms: list[float | None], wrong: int = 0,
+          right_at_end: int | None = None, changes: int = 0) -> ReadoutTrial:
+    """A trial over ``len(latencies_ms)`` gestures of class 0: the first ``wrong`` of
+    them decided wrong by majority, ``None`` latencies never decided, the first
+    ``right_at_end`` (default all) decided right at their end."""
+    n = len(latencies_ms)
+    right_at_end = n if right_at_end is None else right_at_end
+    segs = tuple(
+        SegmentScore(LabelledSegment(0, "a", 0, 4_000_000), 1 if i < wrong else 0,
+                     0 if i < right_at_end else None,
+                     None if lat is None else int(lat * 1000), 0.5)
+        for i, lat in enumerate(latencies_ms))
+    return ReadoutTrial({"name": name}, TimelineScore(segs, 500.0), changes)
+
+
+def test_fastest_among_the_accurate_ones():
+    fast_but_wrong = trial("fast", [50.0] * 10, wrong=2)
+    slow = trial("slow", [200.0] * 10)
+    medium = trial("medium", [120.0] * 10)
+    assert choose_readout([fast_but_wrong, slow, medium]).settings["name"] == "medium"
+
+
+def test_never_decided_gestures_count_as_not_right():
+    never = trial("never", [50.0] * 9 + [None])
+    slow = trial("slow", [150.0] * 10)
+    assert never.right == pytest.approx(0.9)
+    assert choose_readout([never, slow]).settings["name"] == "slow"
+
+
+def test_when_none_reaches_the_floor_the_best_share_less_the_slack_is_admissible():
+    # 100 gestures: 95 and 94 right are within 1 % of the best; 90 is not
+    a = trial("a", [300.0] * 100, wrong=5)
+    b = trial("b", [100.0] * 100, wrong=6)
+    c = trial("c", [50.0] * 100, wrong=10)
+    assert choose_readout([a, b, c]).settings["name"] == "b"
+    assert choose_readout([a, b, c], slack=0.0).settings["name"] == "a"
+
+
+def test_decisions_must_stand_to_the_gestures_ends():
+    gone = trial("gone", [60.0] * 10, right_at_end=3)  # falls back to "no gesture"
+    held = trial("held", [90.0] * 10, right_at_end=9)
+    assert choose_readout([gone, held]).settings["name"] == "held"
+    # when no accurate trial holds its decisions, the condition is dropped
+    assert choose_readout([gone, trial("slow", [90.0] * 10, right_at_end=3)]
+                          ).settings["name"] == "gone"
+
+
+def test_ties_go_to_the_fewest_decision_changes():
+    flicker = trial("flicker", [100.0] * 10, changes=50)
+    steady = trial("steady", [100.0] * 10, changes=20)
+    assert choose_readout([flicker, steady]).settings["name"] == "steady"
+
+
+def test_no_trials_is_an_error():
+    with pytest.raises(ValueError, match="no readout settings"):
+        choose_readout([])
