@@ -57,7 +57,10 @@ MODEL_NAME = "gesture-synthetic"
 
 @dataclass(frozen=True)
 class Recipe:
-    """Every setting of the recipe (recorded in the model's provenance)."""
+    """Every setting of the recipe (recorded in the model's provenance).
+
+    ``decays``: per-layer membrane decays of conv1, conv2 and fc (empty: ``decay`` for
+    all), e.g. ``(0.8, 0.9, 0.95)`` for a longer memory deeper in the network."""
 
     data: SyntheticGestureConfig = field(
         default_factory=lambda: SyntheticGestureConfig(n_train=48))
@@ -66,6 +69,7 @@ class Recipe:
     downsample: int = 4
     channels: tuple[int, int] = (12, 24)
     decay: float = 0.8
+    decays: tuple[float, ...] = ()
     threshold: float = 0.5
     lr: float = 2e-3
     n_steps: int = 50
@@ -112,13 +116,17 @@ def network_spec(recipe: Recipe, rule: Rule) -> ModelSpec:
     neuron), with a strided first conv to keep each step cheap."""
     c1, c2 = recipe.channels
     n = rule.hidden_neuron()
+    decays = recipe.decays or (n.decay,) * 3
+    if len(decays) != 3 or not all(0.0 <= d < 1.0 for d in decays):
+        raise ValueError(f"decays: three values in [0, 1) (conv1, conv2, fc), got {decays}")
+    n1, n2, n3 = (replace(n, decay=float(d)) for d in decays)
     c, h, w = recipe.input_spec().shape
     layers = (
-        Conv2dSpec("conv1", c, c1, (5, 5), (2, 2), (2, 2), True, n),
+        Conv2dSpec("conv1", c, c1, (5, 5), (2, 2), (2, 2), True, n1),
         Pool2dSpec("pool1", "avg", (2, 2), (2, 2)),
-        Conv2dSpec("conv2", c1, c2, (3, 3), (1, 1), (1, 1), True, n),
+        Conv2dSpec("conv2", c1, c2, (3, 3), (1, 1), (1, 1), True, n2),
         FlattenSpec("flat"),
-        LinearSpec("fc", c2 * (h // 4) * (w // 4), len(GESTURE_CLASSES), True, n),
+        LinearSpec("fc", c2 * (h // 4) * (w // 4), len(GESTURE_CLASSES), True, n3),
     )
     return ModelSpec(name=MODEL_NAME, input=recipe.input_spec(), dt_us=recipe.dt_us,
                      layers=layers, classes=GESTURE_CLASSES, readout=recipe.readout())
@@ -368,8 +376,9 @@ def override(recipe: Recipe, items: list[str]) -> Recipe:
         if name not in fields or key == "data":
             raise SystemExit(f"--set: unknown recipe field {key!r}")
         cur = getattr(recipe.data if target is data else recipe, name)
-        if isinstance(cur, tuple):
-            target[name] = tuple(type(cur[0])(v) for v in value.split(","))
+        if isinstance(cur, tuple):  # an empty default tuple holds floats (decays)
+            kind = type(cur[0]) if cur else float
+            target[name] = tuple(kind(v) for v in value.split(","))
         else:
             target[name] = type(cur)(value)
     if data:

@@ -17,6 +17,7 @@ from spikestream.training.gesture_clips import PAUSE, bin_stream
 from spikestream.training.gesture_recipe import (
     Recipe,
     augment,
+    network_spec,
     onset_weights,
     override,
     smoothed,
@@ -136,6 +137,18 @@ def test_override():
     assert r.lr == 0.01 and r.channels == (4, 8) and r.mirror is True
     with pytest.raises(SystemExit, match="unknown"):
         override(Recipe(), ["nope=1"])
+    assert override(Recipe(), ["decays=0.8,0.9,0.95"]).decays == (0.8, 0.9, 0.95)
+
+
+def test_per_layer_decays_reach_the_exported_layers():
+    rule = get_rule("stbp", decay=0.8, threshold=0.5)
+    default = network_spec(Recipe(), rule)
+    assert [lay.neuron.decay for lay in default.layers if lay.neuron] == [0.8, 0.8, 0.8]
+    spec = network_spec(replace(Recipe(), decays=(0.8, 0.9, 0.95)), rule)
+    assert [(lay.name, lay.neuron.decay) for lay in spec.layers if lay.neuron] == [
+        ("conv1", 0.8), ("conv2", 0.9), ("fc", 0.95)]
+    with pytest.raises(ValueError, match="decays"):
+        network_spec(replace(Recipe(), decays=(0.8, 0.9)), rule)
 
 
 def test_init_model_fine_tunes_the_same_network_only(trained, tmp_path):
