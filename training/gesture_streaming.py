@@ -145,7 +145,7 @@ class ReadoutTrial:
 
 
 def choose_readout(trials: Sequence[ReadoutTrial], min_accuracy: float = 0.98,
-                   slack: float = 0.01, min_final_accuracy: float = 0.8) -> ReadoutTrial:
+                   slack: float = 0.02, min_final_accuracy: float = 0.8) -> ReadoutTrial:
     """The trial with the lowest median onset latency (then the fewest decision
     changes) among the admissible ones: those deciding right (:attr:`ReadoutTrial.right`)
     at least ``min_accuracy`` of the gestures, or at least the best trial's share less

@@ -41,9 +41,9 @@ def test_never_decided_gestures_count_as_not_right():
 
 
 def test_when_none_reaches_the_floor_the_best_share_less_the_slack_is_admissible():
-    # 100 gestures: 95 and 94 right are within 1 % of the best; 90 is not
+    # 100 gestures: 95 and 93 right are within 2 % of the best; 90 is not
     a = trial("a", [300.0] * 100, wrong=5)
-    b = trial("b", [100.0] * 100, wrong=6)
+    b = trial("b", [100.0] * 100, wrong=7)
     c = trial("c", [50.0] * 100, wrong=10)
     assert choose_readout([a, b, c]).settings["name"] == "b"
     assert choose_readout([a, b, c], slack=0.0).settings["name"] == "a"
