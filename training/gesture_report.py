@@ -31,7 +31,7 @@ from ..streams.synthetic.recording import TEST_SEED_OFFSET
 from .card import layers_table
 from .gesture_clips import cut_clips
 from .gesture_recipe import MODEL_NAME, Recipe, bin_recordings, clip_accuracy
-from .gesture_streaming import stream_score
+from .gesture_streaming import CALIBRATE_COMMAND, stream_score
 from .network import SpikingNet
 from .rules import get_rule
 from .synthetic_gestures import synthetic_gesture_dataset
@@ -86,6 +86,20 @@ def reproduce_commands(recipe: dict, epochs: int, data: dict | None = None) -> l
 
 
 REPORT_COMMAND = "python -m spikestream.training.gesture_report --threads 1"
+
+
+def recalibrate_command(cal: dict | None, data: dict) -> list[str]:
+    """The command that chose the readout, when it was chosen apart from the training
+    run (on other recordings than the recipe's last ``n_val_recordings``)."""
+    if not cal:
+        return []
+    seeds = [int(name.rsplit("_", 1)[-1]) for name in cal["recordings"]]
+    first = data["config"]["seed"] + data["n_train_recordings"]
+    recipe_val = list(range(first, first + data["n_val_recordings"]))
+    if seeds == recipe_val:
+        return []
+    return [f"{CALIBRATE_COMMAND} --model models/{MODEL_NAME}.safetensors "
+            f"--first {seeds[0]} --count {len(seeds)}"]
 
 
 def _net(model: str | Path) -> tuple[SpikingNet, float]:
@@ -205,7 +219,8 @@ def render(model: str | Path, figures: dict) -> str:
     test_seeds = f"seeds {t0}..{t0 + n_test - 1}"
     cal = p.get("readout_calibration")
     chosen = "" if cal is None else (
-        f" (chosen on the {cal['gestures']} gestures of the validation recordings: "
+        f" (chosen on the {cal['gestures']} gestures of the {len(cal['recordings'])} "
+        f"validation recordings {cal['recordings'][0]}..{cal['recordings'][-1]}: "
         f"{100 * cal['accuracy']:.1f} %, median onset {cal['onset_median_ms']:.0f} ms)")
 
     lines = [
@@ -300,7 +315,7 @@ def render(model: str | Path, figures: dict) -> str:
         "", "## Rule settings", "",
         ", ".join(f"`{k}={v}`" for k, v in p.get("rule_settings", {}).items()),
         "", "## Reproduce", "", "```", *reproduce_commands(rec, tr["epochs"], data.get("config")),
-        REPORT_COMMAND, "```", "",
+        *recalibrate_command(cal, data), REPORT_COMMAND, "```", "",
         "The recordings are rendered once into `$SPIKESTREAM_CACHE` (default "
         "`~/.cache/spikestream`); `gesture_report` measures the figures above and writes "
         "this card.",

@@ -1,5 +1,11 @@
 """Streaming measurements of a gesture model, and the choice of its readout settings.
 
+    python -m spikestream.training.gesture_streaming --model M --first 196 --count 16
+
+(re)chooses the readout settings of model file ``M`` on the synthetic training-split
+recordings ``first .. first + count - 1`` (rendered and cached like the recipe's;
+never the test ones) and writes them into ``M``.
+
 The network runs once over each recording through the runtime's
 :class:`~spikestream.runtime.engine.Engine` (state carried across the whole stream,
 never reset: the ``"continuous"`` policy), and its per-step outputs are kept
@@ -19,6 +25,7 @@ nearly as many gestures right as the best setting does (or at least
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 from collections.abc import Iterable, Sequence
@@ -33,6 +40,7 @@ from ..runtime.readout import Decision, Readout
 from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore, score_timeline
 from ..streams.open import open_source
 from ..streams.synthetic.recording import WrittenRecording
+from .synthetic_gestures import SyntheticGestureConfig, synthetic_gesture_dataset
 
 TAUS_MS = (30.0, 60.0, 100.0, 150.0, 200.0, 250.0, 400.0)
 RATES_HZ = (2000.0, 4000.0, 8000.0)
@@ -195,3 +203,35 @@ def calibrate_readout(model: str | os.PathLike[str], recordings: Sequence[Writte
                    provenance={**m.spec.provenance, "readout_calibration": chosen})
     save_model(Path(model), spec, m.tensors)
     return chosen
+
+
+CALIBRATE_COMMAND = "python -m spikestream.training.gesture_streaming"
+
+
+def validation_recordings(first: int, count: int, data: SyntheticGestureConfig | None = None
+                          ) -> list[WrittenRecording]:
+    """Training-split synthetic recordings ``first .. first + count - 1`` of ``data``'s
+    kind (default: the recipe's), rendered once and cached."""
+    if first < 0 or count < 1:
+        raise ValueError(f"recordings {first}+{count}: need first >= 0 and count >= 1")
+    cfg = replace(data or SyntheticGestureConfig(), n_train=first + count, n_test=0)
+    return synthetic_gesture_dataset(cfg)["train"][first:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="choose a gesture model's readout settings "
+                                 "on validation recordings and write them into its file")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--first", type=int, required=True,
+                    help="first synthetic training-split seed to validate on")
+    ap.add_argument("--count", type=int, default=16)
+    args = ap.parse_args(argv)
+    if not Path(args.model).is_file():
+        raise SystemExit(f"{args.model}: no such model file")
+    chosen = calibrate_readout(args.model, validation_recordings(args.first, args.count))
+    print(f"{args.model}: readout {chosen}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

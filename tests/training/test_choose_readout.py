@@ -8,7 +8,12 @@ import pytest
 
 from spikestream.runtime.timeline import SegmentScore, TimelineScore
 from spikestream.streams.source import LabelledSegment
-from spikestream.training.gesture_streaming import ReadoutTrial, choose_readout
+from spikestream.training.gesture_streaming import (
+    ReadoutTrial,
+    choose_readout,
+    main,
+    validation_recordings,
+)
 
 
 def trial(name: str, latencies_ms: list[float | None], wrong: int = 0,
@@ -67,3 +72,13 @@ def test_ties_go_to_the_fewest_decision_changes():
 def test_no_trials_is_an_error():
     with pytest.raises(ValueError, match="no readout settings"):
         choose_readout([])
+
+
+def test_the_calibration_command_names_a_missing_model_file(tmp_path):
+    with pytest.raises(SystemExit, match="nope.safetensors: no such model file"):
+        main(["--model", str(tmp_path / "nope.safetensors"), "--first", "0"])
+
+
+def test_validation_recordings_need_a_range():
+    with pytest.raises(ValueError, match="count >= 1"):
+        validation_recordings(5, 0)

@@ -12,6 +12,7 @@ from spikestream.training.gesture_report import (
     COMMAND,
     decided_within,
     per_class,
+    recalibrate_command,
     reproduce_commands,
 )
 
@@ -80,3 +81,14 @@ def test_reproduce_command_names_the_data_settings():
     got = override(Recipe(), ["data.n_train=96", "data.pause_s=0.5,1.0", "lr=0.001"])
     assert got.data.n_train == 96 and got.data.pause_s == (0.5, 1.0) and got.lr == 0.001
     assert got.data.n_test == Recipe().data.n_test
+
+
+def test_a_readout_chosen_apart_from_training_names_its_command():
+    data = {"config": {"seed": 0}, "n_train_recordings": 92, "n_val_recordings": 4}
+    in_recipe = {"recordings": [f"synth_{s:07d}" for s in range(92, 96)]}
+    assert recalibrate_command(in_recipe, data) == []
+    assert recalibrate_command(None, data) == []
+    apart = {"recordings": [f"synth_{s:07d}" for s in range(196, 212)]}
+    assert recalibrate_command(apart, data) == [
+        "python -m spikestream.training.gesture_streaming "
+        "--model models/gesture-synthetic.safetensors --first 196 --count 16"]
