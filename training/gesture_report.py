@@ -255,7 +255,8 @@ def render(model: str | Path, figures: dict) -> str:
         f"| data | synthetic DVS128 gestures (`synthetic://`, cached): "
         f"{data['n_train_recordings']} training recordings (seeds {cfg['seed']}.."
         f"{cfg['seed'] + data['n_train_recordings'] - 1}), {data['n_val_recordings']} for "
-        f"choosing the epoch and the readout, {n_test} held-out test recordings "
+        f"choosing the epoch{'' if recalibrate_command(cal, data) else ' and the readout'}, "
+        f"{n_test} held-out test recordings "
         f"({test_seeds}); "
         f"{cfg['n_gestures']} gestures each, {cfg['gesture_s'][0]:g}-{cfg['gesture_s'][1]:g} s, "
         f"pauses {cfg['pause_s'][0]:g}-{cfg['pause_s'][1]:g} s |",
@@ -270,7 +271,8 @@ def render(model: str | Path, figures: dict) -> str:
         + (f"; training smoothing tau {rec['tau_ms']:g} ms" if "tau_ms" in rec else "")
         + " |",
         f"| readout | {r.kind}, smoothed with tau {r.tau_ms:g} ms; \"no gesture\" below "
-        f"{r.min_event_rate_hz:g} input events/s or below confidence {r.min_confidence:g}"
+        f"{r.min_event_rate_hz:g} input events/s or below confidence {r.min_confidence:g}; "
+        f"a decided class held until another leads it by {r.switch_margin:g}"
         f"{chosen}; state {r.state_policy} (never reset) |",
         f"| file | {path.stat().st_size:,} bytes, "
         f"{sum(math.prod(s) for s in spec.tensor_shapes().values()):,} weights |",
