@@ -93,7 +93,7 @@ def recalibrate_command(cal: dict | None, data: dict) -> list[str]:
     run (on other recordings than the recipe's last ``n_val_recordings``)."""
     if not cal:
         return []
-    seeds = [int(name.rsplit("_", 1)[-1]) for name in cal["recordings"]]
+    seeds = cal["seeds"]
     first = data["config"]["seed"] + data["n_train_recordings"]
     recipe_val = list(range(first, first + data["n_val_recordings"]))
     if seeds == recipe_val:

@@ -197,7 +197,8 @@ def calibrate_readout(model: str | os.PathLike[str], recordings: Sequence[Writte
     chosen = {**settings, "accuracy": round(s.accuracy, 4),
               "final_accuracy": round(s.final_accuracy, 4),
               "onset_median_ms": round(best.median_ms, 1),
-              "gestures": s.n, "recordings": [w.events_path.stem for w in recordings]}
+              "gestures": s.n, "recordings": [w.events_path.stem for w in recordings],
+              "seeds": [w.seed for w in recordings]}
     m = load_model(model)
     spec = replace(m.spec, readout=replace(m.spec.readout, **settings),
                    provenance={**m.spec.provenance, "readout_calibration": chosen})

@@ -65,6 +65,7 @@ def test_trains_exports_and_calibrates(trained):
     assert p["recipe"]["mirror"] is True and p["data"]["config"]["seed"] == 11
     cal = p["readout_calibration"]
     assert cal == facts["readout_calibration"] and cal["gestures"] == 2
+    assert cal["seeds"] == [13]  # the last of seeds 11..13 validates
     assert spec.readout.tau_ms == cal["tau_ms"]
     assert spec.readout.min_event_rate_hz == cal["min_event_rate_hz"]
     assert spec.readout.state_policy == "continuous"

@@ -85,10 +85,10 @@ def test_reproduce_command_names_the_data_settings():
 
 def test_a_readout_chosen_apart_from_training_names_its_command():
     data = {"config": {"seed": 0}, "n_train_recordings": 92, "n_val_recordings": 4}
-    in_recipe = {"recordings": [f"synth_{s:07d}" for s in range(92, 96)]}
+    in_recipe = {"seeds": list(range(92, 96))}
     assert recalibrate_command(in_recipe, data) == []
     assert recalibrate_command(None, data) == []
-    apart = {"recordings": [f"synth_{s:07d}" for s in range(196, 212)]}
+    apart = {"seeds": list(range(196, 212))}
     assert recalibrate_command(apart, data) == [
         "python -m spikestream.training.gesture_streaming "
         "--model models/gesture-synthetic.safetensors --first 196 --count 16"]
