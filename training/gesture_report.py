@@ -31,7 +31,12 @@ from ..streams.synthetic.recording import TEST_SEED_OFFSET
 from .card import layers_table
 from .gesture_clips import cut_clips
 from .gesture_recipe import MODEL_NAME, Recipe, bin_recordings, clip_accuracy
-from .gesture_streaming import CALIBRATE_COMMAND, stream_score
+from .gesture_streaming import (
+    CALIBRATE_COMMAND,
+    evidence_by_age,
+    score_outputs,
+    stream_outputs,
+)
 from .network import SpikingNet
 from .rules import get_rule
 from .synthetic_gestures import synthetic_gesture_dataset
@@ -179,14 +184,38 @@ def measure(model: str | Path, recipe: Recipe | None = None, n_test: int = N_TES
     out["offline"] = offline_accuracy(model, recipe)
     for backend in ("torch", "numba"):
         t0 = time.perf_counter()
-        score = stream_score(model, test, backend)
-        strict = stream_score(model, test, backend, stable_ms=None)
+        outs = [stream_outputs(model, w, backend) for w in test]
+        score = score_outputs(model, outs)
+        strict = score_outputs(model, outs, stable_ms=None)
         out[backend] = {**score.summary(), "strict_onset_ms": strict.summary()["onset_ms"],
                         "strict_never_decided": strict.never_decided,
                         "decided_within_ms": decided_within(score),
                         "per_class": per_class(score, load_model(model).spec.classes),
+                        "evidence_by_age": evidence_by_age(model, outs),
                         "wall_s": round(time.perf_counter() - t0, 1)}
     return out
+
+
+def evidence_table(ev: dict | None) -> list[str]:
+    """The card's lines for :func:`~.gesture_streaming.evidence_by_age`'s figures
+    (none when they were not measured)."""
+    if not ev:
+        return []
+    b = ev["bins_ms"]
+    heads = [f"{b[i]:g}-{b[i + 1]:g} ms" for i in range(len(b) - 1)]
+
+    def cells(shares: list) -> str:
+        return " | ".join("-" if v is None else f"{100 * v:.0f} %" for v in shares)
+
+    return [
+        "", "Where the latency comes from (numba): the share of the 10 ms steps at which "
+        "the readout's most probable class (smoothed, before its gates and hysteresis) is "
+        "the gesture's, by time since the gesture began. The readout cannot decide a class "
+        "sooner than the network's evidence points at it.", "",
+        "| class | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads),
+        *(f"| {name} | {cells(v)} |" for name, v in ev["per_class"].items()),
+        f"| **all** | {cells(ev['all'])} |",
+    ]
 
 
 def render(model: str | Path, figures: dict) -> str:
@@ -313,6 +342,7 @@ def render(model: str | Path, figures: dict) -> str:
         + f" | {c['never_decided']} |"
         for name, c in nu.get("per_class", {}).items()
     ]
+    lines += evidence_table(nu.get("evidence_by_age"))
     lines += [
         "", "## Rule settings", "",
         ", ".join(f"`{k}={v}`" for k, v in p.get("rule_settings", {}).items()),

@@ -117,12 +117,54 @@ def _score_and_count(model: str | os.PathLike[str], outputs: Iterable[StreamOutp
     return TimelineScore(tuple(segs), stable_ms), changes
 
 
-def stream_score(model: str | os.PathLike[str], recordings: Sequence[WrittenRecording],
-                 backend: str, stable_ms: float | None = DEFAULT_STABLE_MS) -> TimelineScore:
-    """Replay each recording whole through an Engine (never reset) and score all their
-    gestures together with the model's own readout settings."""
-    return score_outputs(model, [stream_outputs(model, w, backend) for w in recordings],
-                         stable_ms)
+AGE_BINS_MS = (0, 50, 100, 150, 200, 300, 500)
+"""Edges (ms since a gesture began) of :func:`evidence_by_age`'s bins."""
+
+
+def evidence_by_age(model: str | os.PathLike[str], outputs: Iterable[StreamOutputs],
+                    bins_ms: Sequence[float] = AGE_BINS_MS) -> dict:
+    """How soon the network's evidence points at each gesture's class.
+
+    The model's readout is replayed over each recording's outputs; at every step
+    whose end lies ``bins_ms[i] < age <= bins_ms[i + 1]`` ms after a gesture began
+    (and inside the gesture) the readout's most probable class (its own smoothing,
+    before the event-rate and confidence gates and the hysteresis) is compared with
+    the gesture's class. A step before anything scored counts as wrong. Where this
+    share is low the onset latency is the network's, not the readout's.
+
+    Returns:
+        ``{"bins_ms": [...], "per_class": {name: [share or None per bin]},
+        "all": [share or None per bin]}``, shares in ``[0, 1]`` over the steps (None:
+        no step in that bin).
+    """
+    spec = load_model(model).spec
+    edges = np.asarray(bins_ms, np.float64) * 1000.0
+    if len(edges) < 2 or (np.diff(edges) <= 0).any():
+        raise ValueError(f"bins_ms: increasing edges, at least two, got {tuple(bins_ms)}")
+    n_bins = len(edges) - 1
+    right = np.zeros((len(spec.classes), n_bins), np.int64)
+    total = np.zeros_like(right)
+    for o in outputs:
+        ro = Readout.for_model(spec)
+        best = np.empty(len(o.output), np.int64)
+        for k, (x, n, t) in enumerate(zip(o.output, o.n_events, o.t_end_us, strict=True)):
+            probs = ro.update(x, int(n), int(t))[1].probs
+            best[k] = int(probs.argmax()) if probs.max() > 0 else -1
+        for seg in o.recording.segments:
+            age = (o.t_end_us - seg.t_start_us).astype(np.float64)
+            b = np.searchsorted(edges, age, side="left") - 1
+            keep = (o.t_end_us <= seg.t_end_us) & (b >= 0) & (b < n_bins)
+            np.add.at(total[seg.label], b[keep], 1)
+            np.add.at(right[seg.label], b[keep], best[keep] == seg.label)
+
+    def shares(r: np.ndarray, n: np.ndarray) -> list[float | None]:
+        return [round(float(a) / float(c), 4) if c else None for a, c in zip(r, n,
+                                                                             strict=True)]
+
+    return {"bins_ms": [float(v) for v in bins_ms],
+            "per_class": {name: shares(right[k], total[k])
+                          for k, name in enumerate(spec.classes) if total[k].any()},
+            "all": shares(right.sum(0), total.sum(0))}
 
 
 @dataclass(frozen=True)
