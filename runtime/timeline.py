@@ -16,7 +16,10 @@ piecewise-constant decision with each labelled segment ``[t_start_us, t_end_us)`
 
 Decision times are the ends of the steps that made them (``Decision.t_us``), so the
 latency includes the step length. :class:`TimelineScore` summarises accuracy and the
-mean, median and p90 onset latency over the decided segments.
+onset latency: its median and p90 over *all* the segments, a never-decided segment
+counting as later than any decided one (so a model that never decides its slow
+gestures does not look faster: the quantile is "not reached", None, when it falls on
+never-decided segments), and its mean over the decided ones.
 """
 
 from __future__ import annotations
@@ -105,15 +108,30 @@ class TimelineScore:
     def never_decided(self) -> int:
         return sum(s.onset_latency_us is None for s in self.segments)
 
+    def onset_quantile_ms(self, q: float) -> float | None:
+        """The ``q``-th percentile (0-100, linear interpolation) of the onset latency
+        over all the segments, ms, a never-decided segment counting as later than any
+        decided one; None when it falls on (or between a decided and) a never-decided
+        segment, or there are no segments."""
+        lat = self.latencies_ms
+        if not len(lat):
+            return None
+        never = 1e30  # stands for "never"; any interpolation towards it exceeds lat.max()
+        v = float(np.percentile(np.concatenate([lat, np.full(self.never_decided, never)]), q))
+        return v if v <= lat.max() else None
+
     def summary(self) -> dict[str, Any]:
         """JSON-able summary: ``segments``, ``accuracy``, ``final_accuracy``,
-        ``time_accuracy``, ``onset_ms`` (mean/median/p90), ``never_decided``."""
+        ``time_accuracy``, ``onset_ms`` (``median`` and ``p90`` over all the segments,
+        None when not reached, see :meth:`onset_quantile_ms`; ``mean`` over the decided
+        ones), ``never_decided``."""
         lat = self.latencies_ms
-        stats = {"mean": None, "median": None, "p90": None}
-        if len(lat):
-            stats = {"mean": round(float(lat.mean()), 1),
-                     "median": round(float(np.median(lat)), 1),
-                     "p90": round(float(np.percentile(lat, 90)), 1)}
+
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 1)
+
+        stats = {"mean": round(float(lat.mean()), 1) if len(lat) else None,
+                 "median": r(self.onset_quantile_ms(50)), "p90": r(self.onset_quantile_ms(90))}
         return {"segments": self.n, "correct": sum(s.correct for s in self.segments),
                 "accuracy": round(self.accuracy, 4),
                 "final_accuracy": round(self.final_accuracy, 4),
@@ -126,8 +144,13 @@ class TimelineScore:
         o = s["onset_ms"]
         stable = "to the segment end" if self.stable_ms is None else \
             f">= {self.stable_ms:g} ms"
-        lat = "no segment decided" if o["median"] is None else (
-            f"median {o['median']:.0f} ms, mean {o['mean']:.0f} ms, p90 {o['p90']:.0f} ms")
+
+        def ms(v: float | None) -> str:
+            return "not reached (never decided)" if v is None else f"{v:.0f} ms"
+
+        lat = "no segment decided" if o["mean"] is None else (
+            f"median {ms(o['median'])}, p90 {ms(o['p90'])}, mean {o['mean']:.0f} ms of "
+            "the decided ones")
         return (f"accuracy {100 * s['accuracy']:.1f} % ({s['correct']} of {s['segments']} "
                 f"gestures, majority decision; {100 * s['final_accuracy']:.1f} % at their "
                 f"end; {100 * s['time_accuracy']:.1f} % of the gesture time)\n"

@@ -190,8 +190,10 @@ class ReadoutTrial:
 
     @property
     def median_ms(self) -> float:
-        lat = self.score.latencies_ms
-        return float(np.median(lat)) if len(lat) else float("inf")
+        """Median onset latency over all the gestures, a never-decided one counting as
+        later than any decided one (inf when not reached)."""
+        med = self.score.onset_quantile_ms(50)
+        return float("inf") if med is None else med
 
 
 def choose_readout(trials: Sequence[ReadoutTrial], min_accuracy: float = 0.98,

@@ -9,8 +9,9 @@ When the source carries labelled gestures (a synthetic source, or a recording wi
 DVS Gesture ``_labels.csv`` beside it), the summary also scores the decisions against
 them (:func:`spikestream.runtime.timeline.score_timeline`): accuracy (majority decision
 per gesture) and onset latency (gesture start to a correct, stable decision), median
-and p90; in ``--jsonl`` as ``gestures``, ``accuracy``, ``onset_median_ms``,
-``onset_p90_ms`` and ``never_decided``.
+and p90 over all the gestures (a never-decided one counts as later than any decided
+one; null when not reached); in ``--jsonl`` as ``gestures``, ``accuracy``,
+``onset_median_ms``, ``onset_p90_ms`` and ``never_decided``.
 """
 
 from __future__ import annotations

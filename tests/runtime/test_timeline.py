@@ -60,14 +60,34 @@ def test_strict_stability_needs_the_decision_to_hold_to_the_segment_end():
     assert strict.correct and strict.final == 2  # majority right, final wrong
 
 
-def test_never_correct_is_never_decided_and_not_in_the_latency_stats():
+def test_never_correct_is_never_decided_and_later_than_any_decided_one():
     score = score_timeline([d(1_100, 2), d(4_050, 1)], [CLAP, WAVE], stable_ms=500)
     clap, wave = score.segments
     assert clap.onset_latency_us is None and not clap.correct and clap.majority == 2
     assert wave.onset_latency_us == 50_000 and wave.correct
     assert score.never_decided == 1 and score.accuracy == 0.5
     assert list(score.latencies_ms) == [50.0]
-    assert "1 never decided" in score.render()
+    # one of two gestures never decided: the median is not reached; the mean is the
+    # decided one's
+    assert score.summary()["onset_ms"] == {"mean": 50.0, "median": None, "p90": None}
+    assert "median not reached" in score.render() and "1 never decided" in score.render()
+
+
+def test_never_decided_segments_slow_the_quantiles_instead_of_dropping_out():
+    segs = [LabelledSegment(0, "hand clap", k * 1_000_000, k * 1_000_000 + 800_000)
+            for k in range(5)]
+    # onsets 10, 20, 30 ms and two never decided (the decision is another class)
+    decisions = []
+    for k in range(5):
+        decisions.append(d(k * 1000 + 10 * (k + 1), 0 if k < 3 else 1))
+    score = score_timeline(decisions, segs, stable_ms=500)
+    assert score.never_decided == 2
+    # over all five, never-decided last: 10, 20, 30, never, never
+    assert score.onset_quantile_ms(50) == 30.0  # not 20 ms, the decided ones' median
+    assert score.onset_quantile_ms(25) == 20.0
+    assert score.onset_quantile_ms(60) is None  # between 30 ms and never
+    assert score.summary()["onset_ms"] == {"mean": 20.0, "median": 30.0, "p90": None}
+    assert score_timeline([], segs).onset_quantile_ms(50) is None
 
 
 def test_a_decision_standing_at_the_start_has_zero_latency():

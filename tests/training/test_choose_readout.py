@@ -82,3 +82,15 @@ def test_the_calibration_command_names_a_missing_model_file(tmp_path):
 def test_validation_recordings_need_a_range():
     with pytest.raises(ValueError, match="count >= 1"):
         validation_recordings(5, 0)
+
+
+def test_dropping_gestures_does_not_make_a_readout_look_faster():
+    # the decided gestures' median would be 50 ms; over all of them it is 100 ms
+    assert trial("t", [50.0, 50.0, 100.0, None, None]).median_ms == 100.0
+    assert trial("t", [50.0, None, None]).median_ms == float("inf")
+    # both right enough (9 of 10 decided), but the one that never decides its slow
+    # gestures is not the faster one
+    drops = trial("drops", [60.0] * 5 + [400.0] * 4 + [None])
+    keeps = trial("keeps", [60.0] * 5 + [100.0] * 5)
+    assert drops.right == 0.9 and keeps.right == 1.0
+    assert choose_readout([drops, keeps], min_accuracy=0.9).settings["name"] == "keeps"
