@@ -107,13 +107,29 @@ def recalibrate_command(cal: dict | None, data: dict) -> list[str]:
             f"--first {seeds[0]} --count {len(seeds)}"]
 
 
-def _net(model: str | Path) -> tuple[SpikingNet, float]:
-    """The training network of a model file, and the training smoothing factor."""
+class ClassScores(torch.nn.Module):
+    """A training network whose output is scored per class as the runtime's readout
+    scores it: the mean of each class's ``votes`` output neurons (an ensemble's
+    members; ``votes = 1``: the output itself)."""
+
+    def __init__(self, net: SpikingNet, votes: int) -> None:
+        super().__init__()
+        self.net, self.votes = net, votes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        return out.reshape(*out.shape[:-1], -1, self.votes).mean(-1)
+
+
+def _net(model: str | Path) -> tuple[ClassScores, float]:
+    """The training network of a model file (class scores out), and the training
+    smoothing factor."""
     m = load_model(model)
     s = m.spec.provenance.get("rule_settings", {})
     rule = get_rule("stbp", **{k: v for k, v in s.items() if k != "rule"})
     tau_ms = m.spec.provenance.get("recipe", {}).get("tau_ms", m.spec.readout.tau_ms)
-    return SpikingNet.from_model(m, rule), math.exp(-m.spec.dt_us / (tau_ms * 1000))
+    return (ClassScores(SpikingNet.from_model(m, rule), m.spec.readout.votes_per_class),
+            math.exp(-m.spec.dt_us / (tau_ms * 1000)))
 
 
 def offline_accuracy(model: str | Path, recipe: Recipe, seed: int = 12345
@@ -226,6 +242,66 @@ def ms(v: float | None) -> str:
     return "not reached" if v is None else f"{v:.0f} ms"
 
 
+def data_facts(p: dict, chose: str) -> str:
+    """The training and validation recordings of one trained network (provenance
+    ``p``), the validation ones used to choose ``chose``."""
+    data = p["data"]
+    seed = data["config"]["seed"]
+    n = data["n_train_recordings"]
+    return (f"{n} training recordings (seeds {seed}..{seed + n - 1}), "
+            f"{data['n_val_recordings']} for choosing {chose}")
+
+
+def training_facts(p: dict) -> str:
+    """Epochs, time and loss settings of one trained network (provenance ``p``)."""
+    tr, rec = p["training"], p.get("recipe", {})
+    return (f"{tr['epochs']} epochs (best {tr['best_epoch']} on the validation "
+            f"clips, {100 * p['validation_accuracy']:.1f} %; stopped by {tr['stopped']}), "
+            f"batch {tr['batch_size']}, **{tr['seconds']:.0f} s** on {tr['threads']} CPU "
+            f"thread{'s' if tr['threads'] != 1 else ''}"
+            + (f"; fine-tuned from {rec['init_model']}" if rec.get("init_model") else "")
+            + (f"; loss weighted {1 + rec['onset_weight']:g}x on the steps "
+               f"{rec['onset_lo_ms']:g}-{rec['onset_hi_ms']:g} ms into a gesture"
+               if rec.get("onset_weight") else "")
+            + (f"; training smoothing tau {rec['tau_ms']:g} ms" if "tau_ms" in rec else ""))
+
+
+def members_table(members: list[dict]) -> list[str]:
+    """The card's table of an ensemble's members (none for a single network)."""
+    if not members:
+        return []
+    lines = ["", "## Members", "",
+             "Each member was trained by the recipe on its own; the members' validation "
+             "recordings are training-split recordings, never the test ones.", "",
+             "| member | data | training |", "|---|---|---|"]
+    for k, m in enumerate(members, 1):
+        lines.append(f"| {k}: `{m['file']}` | {data_facts(m['provenance'], 'the epoch')} | "
+                     f"{training_facts(m['provenance'])} |")
+    return lines
+
+
+def ensemble_commands(members: list[dict], cal: dict | None) -> list[str]:
+    """Commands that make an ensemble: each member's recipe run (to ``member<k>``
+    files), the merge and, when the readout was chosen after it, the calibration."""
+    out, files = [], []
+    for k, m in enumerate(members, 1):
+        p = m["provenance"]
+        f = f"member{k}.safetensors"
+        files.append(f)
+        cmds = reproduce_commands(p.get("recipe", {}), p["training"]["epochs"],
+                                  p["data"].get("config"))
+        out += [c.replace(f"models/{MODEL_NAME}.safetensors", f)
+                .replace(BASE_FILE, f"member{k}-base.safetensors") for c in cmds]
+    out.append(f"{ENSEMBLE_COMMAND} {' '.join(files)} --out models/{MODEL_NAME}.safetensors")
+    if cal:
+        out.append(f"{CALIBRATE_COMMAND} --model models/{MODEL_NAME}.safetensors "
+                   f"--first {cal['seeds'][0]} --count {len(cal['seeds'])}")
+    return out
+
+
+ENSEMBLE_COMMAND = "python -m spikestream.training.ensemble"
+
+
 def render(model: str | Path, figures: dict) -> str:
     """The Markdown card of the model with the measured figures."""
     path = Path(model)
@@ -256,6 +332,7 @@ def render(model: str | Path, figures: dict) -> str:
     t0 = cfg["seed"] + TEST_SEED_OFFSET
     test_seeds = f"seeds {t0}..{t0 + n_test - 1}"
     cal = p.get("readout_calibration")
+    members = p.get("ensemble", [])
     chosen = "" if cal is None else (
         f" (chosen on the {cal['gestures']} gestures of the {len(cal['recordings'])} "
         f"validation recordings {cal['recordings'][0]}..{cal['recordings'][-1]}: "
@@ -290,23 +367,20 @@ def render(model: str | Path, figures: dict) -> str:
         f"| input | sensor {inp.sensor_size[0]}x{inp.sensor_size[1]}, downsample "
         f"{inp.downsample[0]}x{inp.downsample[1]}, polarity {inp.polarity}, {inp.mode} "
         f"-> {'x'.join(map(str, inp.shape))} |",
-        f"| data | synthetic DVS128 gestures (`synthetic://`, cached): "
-        f"{data['n_train_recordings']} training recordings (seeds {cfg['seed']}.."
-        f"{cfg['seed'] + data['n_train_recordings'] - 1}), {data['n_val_recordings']} for "
-        f"choosing the epoch{'' if recalibrate_command(cal, data) else ' and the readout'}, "
-        f"{n_test} held-out test recordings "
-        f"({test_seeds}); "
+        "| data | synthetic DVS128 gestures (`synthetic://`, cached): "
+        + (f"{len(members)} networks trained apart on training-split recordings (members "
+           "below)" if members else
+           data_facts(p, "the epoch" if recalibrate_command(cal, data) else
+                      "the epoch and the readout"))
+        + f", {n_test} held-out test recordings ({test_seeds}); "
         f"{cfg['n_gestures']} gestures each, {cfg['gesture_s'][0]:g}-{cfg['gesture_s'][1]:g} s, "
         f"pauses {cfg['pause_s'][0]:g}-{cfg['pause_s'][1]:g} s |",
-        f"| training | {tr['epochs']} epochs (best {tr['best_epoch']} on the validation "
-        f"clips, {100 * p['validation_accuracy']:.1f} %; stopped by {tr['stopped']}), batch "
-        f"{tr['batch_size']}, **{tr['seconds']:.0f} s** on {tr['threads']} CPU "
-        f"thread{'s' if tr['threads'] != 1 else ''}"
-        + (f"; fine-tuned from {rec['init_model']}" if rec.get("init_model") else "")
-        + (f"; loss weighted {1 + rec['onset_weight']:g}x on the steps "
-           f"{rec['onset_lo_ms']:g}-{rec['onset_hi_ms']:g} ms into a gesture"
-           if rec.get("onset_weight") else "")
-        + (f"; training smoothing tau {rec['tau_ms']:g} ms" if "tau_ms" in rec else "")
+        "| training | "
+        + (f"an ensemble: {len(members)} networks of the layers below, each trained as its "
+           "row of the members table says, merged into one network "
+           "(`spikestream.training.ensemble`: each member's channels side by side, "
+           "block-diagonal weights), whose readout averages the members' output spikes per "
+           "class" if members else training_facts(p))
         + " |",
         f"| readout | {r.kind}, smoothed with tau {r.tau_ms:g} ms; \"no gesture\" below "
         f"{r.min_event_rate_hz:g} input events/s or below confidence {r.min_confidence:g}; "
@@ -353,11 +427,15 @@ def render(model: str | Path, figures: dict) -> str:
         for name, c in nu.get("per_class", {}).items()
     ]
     lines += evidence_table(nu.get("evidence_by_age"))
+    lines += members_table(members)
     lines += [
         "", "## Rule settings", "",
         ", ".join(f"`{k}={v}`" for k, v in p.get("rule_settings", {}).items()),
-        "", "## Reproduce", "", "```", *reproduce_commands(rec, tr["epochs"], data.get("config")),
-        *recalibrate_command(cal, data), REPORT_COMMAND, "```", "",
+        "", "## Reproduce", "", "```",
+        *(ensemble_commands(members, cal) if members else
+          [*reproduce_commands(rec, tr["epochs"], data.get("config")),
+           *recalibrate_command(cal, data)]),
+        REPORT_COMMAND, "```", "",
         "The recordings are rendered once into `$SPIKESTREAM_CACHE` (default "
         "`~/.cache/spikestream`); `gesture_report` measures the figures above and writes "
         "this card.",

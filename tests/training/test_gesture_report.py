@@ -11,6 +11,8 @@ from spikestream.training.gesture_recipe import Recipe
 from spikestream.training.gesture_report import (
     COMMAND,
     decided_within,
+    ensemble_commands,
+    members_table,
     per_class,
     recalibrate_command,
     reproduce_commands,
@@ -93,3 +95,38 @@ def test_a_readout_chosen_apart_from_training_names_its_command():
     assert recalibrate_command(apart, data) == [
         "python -m spikestream.training.gesture_streaming "
         "--model models/gesture-synthetic.safetensors --first 196 --count 16"]
+
+
+def _member(recipe: Recipe, epochs: int, n_train: int) -> dict:
+    """A member's provenance as the recipe records it."""
+    return {"recipe": _recorded(recipe), "validation_accuracy": 0.9,
+            "training": {"epochs": epochs, "best_epoch": epochs - 2, "stopped": "epochs",
+                         "batch_size": 32, "seconds": 1000.0, "threads": 1},
+            "data": {"config": replace(recipe.data, n_train=n_train + 16).to_dict(),
+                     "n_train_recordings": n_train, "n_val_recordings": 16}}
+
+
+def test_an_ensemble_card_names_each_member_and_the_merge():
+    a = _member(replace(Recipe(), channels=(24, 48)), 44, 92)
+    b = _member(replace(Recipe(), channels=(24, 48), init_model="x", lr=5e-4), 14, 196)
+    members = [{"file": "a.safetensors", "provenance": a},
+               {"file": "b.safetensors", "provenance": b}]
+    cmds = ensemble_commands(members, {"seeds": list(range(196, 212))})
+    assert cmds[0].endswith("--set data.n_train=108 --out member1.safetensors")
+    assert "--epochs 44" in cmds[0]
+    # the fine-tuned member: its base run, then the fine-tuning, each to its own files
+    assert cmds[1].endswith("--out member2-base.safetensors")
+    assert "--set init_model=member2-base.safetensors" in cmds[2]
+    assert cmds[2].endswith("--out member2.safetensors") and "--epochs 14" in cmds[2]
+    assert cmds[3] == ("python -m spikestream.training.ensemble member1.safetensors "
+                       "member2.safetensors --out models/gesture-synthetic.safetensors")
+    assert cmds[4].endswith("--model models/gesture-synthetic.safetensors --first 196 "
+                            "--count 16")
+    table = members_table(members)
+    assert "| member | data | training |" in table
+    rows = [row for row in table if row.startswith("| 1: ") or row.startswith("| 2: ")]
+    assert len(rows) == 2
+    assert "92 training recordings (seeds 0..91)" in rows[0] and "44 epochs" in rows[0]
+    assert "196 training recordings (seeds 0..195)" in rows[1]
+    assert "fine-tuned from x" in rows[1]
+    assert members_table([]) == []

@@ -1,0 +1,86 @@
+"""Merging trained networks into one voting model (training/ensemble.py): the merged
+network steps exactly the members' outputs on both backends, and bad members are
+refused with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from spikestream.runtime.engine import Engine
+from spikestream.runtime.model_file import load_model, save_model
+from spikestream.runtime.testing import random_model
+from spikestream.streams.open import open_source
+from spikestream.training.ensemble import main, merge_members
+
+STREAM = "synthetic://gesture?seed=7&n_gestures=1"
+
+
+def members(n: int = 2):
+    return [random_model("lif", seed=s, dt_us=10_000, n_classes=3) for s in range(n)]
+
+
+def outputs(model, backend: str) -> np.ndarray:
+    engine = Engine(model, backend=backend)
+    with open_source(STREAM) as src:
+        return np.stack([np.array(r.output) for r in engine.run(src)])
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_the_merged_network_steps_exactly_the_members_outputs(backend):
+    ms = members(3)
+    merged = merge_members(ms)
+    got = outputs(merged, backend)
+    each = [outputs(m, backend) for m in ms]
+    assert got.shape == (len(each[0]), 9)
+    assert sum(float(e.sum()) for e in each) > 0  # the members do fire
+    for k, e in enumerate(each):  # class c's votes are outputs c*3 .. c*3+2
+        np.testing.assert_array_equal(got[:, k::3], e)
+
+
+def test_the_readout_votes_the_members_mean():
+    ms = members()
+    merged = merge_members(ms, ["a.safetensors", "b.safetensors"])
+    r = merged.spec.readout
+    assert r.kind == "voting" and r.votes_per_class == 2
+    assert r.tau_ms == ms[0].spec.readout.tau_ms
+    ens = merged.spec.provenance["ensemble"]
+    assert [e["file"] for e in ens] == ["a.safetensors", "b.safetensors"]
+    assert ens[1]["provenance"] == ms[1].spec.provenance
+    # the readout's class scores are the mean of each class's member outputs
+    engine = Engine(merged, backend="numba")
+    with open_source(STREAM) as src:
+        for res in engine.run(src):
+            np.testing.assert_allclose(res.scores, np.asarray(res.output).reshape(3, 2).mean(1))
+
+
+def test_members_of_other_architectures_are_refused():
+    a = random_model("lif", seed=0, dt_us=10_000, n_classes=3)
+    wider = random_model("lif", seed=1, dt_us=10_000, n_classes=3, channels=(8, 32))
+    with pytest.raises(ValueError, match="b.safetensors: its layers differ"):
+        merge_members([a, wider], ["a.safetensors", "b.safetensors"])
+    slower = random_model("lif", seed=1, dt_us=20_000, n_classes=3)
+    with pytest.raises(ValueError, match="dt_us differs"):
+        merge_members([a, slower])
+    voting = random_model("bpsta", seed=1, dt_us=10_000, n_classes=3)
+    with pytest.raises(ValueError):
+        merge_members([a, voting])
+    with pytest.raises(ValueError, match="at least two"):
+        merge_members([a])
+
+
+def test_command_line(tmp_path, capsys):
+    paths = []
+    for k, m in enumerate(members()):
+        spec = replace(m.spec, provenance={"rule": "lif", "member": k})
+        paths.append(str(save_model(tmp_path / f"m{k}.safetensors", spec, m.tensors)))
+    out = tmp_path / "ens.safetensors"
+    assert main([*paths, "--out", str(out)]) == 0
+    assert "2 members voting" in capsys.readouterr().out
+    assert load_model(out).spec.provenance["ensemble"][1]["provenance"]["member"] == 1
+    other = random_model("lif", seed=2, dt_us=20_000, n_classes=3)
+    bad = save_model(tmp_path / "bad.safetensors", other.spec, other.tensors)
+    with pytest.raises(SystemExit, match="ensemble: bad.safetensors: its dt_us differs"):
+        main([paths[0], str(bad), "--out", str(out)])
