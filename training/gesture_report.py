@@ -114,7 +114,7 @@ class ClassScores(torch.nn.Module):
 
     def __init__(self, net: SpikingNet, votes: int) -> None:
         super().__init__()
-        self.net, self.votes = net, votes
+        self.net, self.votes, self.spec = net, votes, net.spec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
@@ -382,12 +382,17 @@ def render(model: str | Path, figures: dict) -> str:
            "block-diagonal weights), whose readout averages the members' output spikes per "
            "class" if members else training_facts(p))
         + " |",
-        f"| readout | {r.kind}, smoothed with tau {r.tau_ms:g} ms; \"no gesture\" below "
+        f"| readout | {r.kind}"
+        + (f" (the mean of each class's {r.votes_per_class} output neurons, one per member)"
+           if r.kind == "voting" else "")
+        + f", smoothed with tau {r.tau_ms:g} ms; \"no gesture\" below "
         f"{r.min_event_rate_hz:g} input events/s or below confidence {r.min_confidence:g}; "
         f"a decided class held until another leads it by {r.switch_margin:g}"
         f"{chosen}; state {r.state_policy} (never reset) |",
         f"| file | {path.stat().st_size:,} bytes, "
-        f"{sum(math.prod(s) for s in spec.tensor_shapes().values()):,} weights |",
+        f"{sum(math.prod(s) for s in spec.tensor_shapes().values()):,} weights"
+        + (f" ({sum(int(np.count_nonzero(t)) for t in load_model(path).tensors.values()):,} "
+           "of them not zero: the members' own)" if members else "") + " |",
         "",
     ]
     lines += layers_table(spec)

@@ -8,12 +8,16 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from spikestream.runtime.engine import Engine
-from spikestream.runtime.model_file import load_model, save_model
+from spikestream.runtime.model_file import Model, load_model, save_model
 from spikestream.runtime.testing import random_model
 from spikestream.streams.open import open_source
 from spikestream.training.ensemble import main, merge_members
+from spikestream.training.gesture_report import ClassScores
+from spikestream.training.network import SpikingNet
+from spikestream.training.rules import get_rule
 
 STREAM = "synthetic://gesture?seed=7&n_gestures=1"
 
@@ -84,3 +88,17 @@ def test_command_line(tmp_path, capsys):
     bad = save_model(tmp_path / "bad.safetensors", other.spec, other.tensors)
     with pytest.raises(SystemExit, match="ensemble: bad.safetensors: its dt_us differs"):
         main([paths[0], str(bad), "--out", str(out)])
+
+
+def test_the_training_forward_of_the_merged_network_averages_the_members():
+    # output weights raised so that the output layer fires on random input
+    ms = [Model.build(m.spec, {**m.tensors, "fc.weight": m.tensors["fc.weight"] * 8})
+          for m in members()]
+    merged = merge_members(ms)
+    rule = get_rule("stbp")
+    x = (torch.rand(6, 2, 2, 32, 32) < 0.2).float()
+    with torch.no_grad():
+        got = ClassScores(SpikingNet.from_model(merged, rule), 2)(x)
+        each = [SpikingNet.from_model(m, rule)(x) for m in ms]
+    assert got.shape == (6, 2, 3) and sum(float(e.sum()) for e in each) > 0
+    torch.testing.assert_close(got, (each[0] + each[1]) / 2, rtol=0, atol=1e-6)
