@@ -263,7 +263,9 @@ def training_facts(p: dict) -> str:
             + (f"; loss weighted {1 + rec['onset_weight']:g}x on the steps "
                f"{rec['onset_lo_ms']:g}-{rec['onset_hi_ms']:g} ms into a gesture"
                if rec.get("onset_weight") else "")
-            + (f"; training smoothing tau {rec['tau_ms']:g} ms" if "tau_ms" in rec else ""))
+            + (f"; training smoothing tau {rec['tau_ms']:g} ms" if "tau_ms" in rec else "")
+            + ("; cross-entropy loss on the smoothed output" if rec.get("loss") == "ce"
+               else ""))
 
 
 def members_table(members: list[dict]) -> list[str]:

@@ -108,7 +108,8 @@ def _member(recipe: Recipe, epochs: int, n_train: int) -> dict:
 
 def test_an_ensemble_card_names_each_member_and_the_merge():
     a = _member(replace(Recipe(), channels=(24, 48)), 44, 92)
-    b = _member(replace(Recipe(), channels=(24, 48), init_model="x", lr=5e-4), 14, 196)
+    b = _member(replace(Recipe(), channels=(24, 48), init_model="x", lr=5e-4, loss="ce"),
+                14, 196)
     members = [{"file": "a.safetensors", "provenance": a},
                {"file": "b.safetensors", "provenance": b}]
     cmds = ensemble_commands(members, {"seeds": list(range(196, 212))})
@@ -128,5 +129,6 @@ def test_an_ensemble_card_names_each_member_and_the_merge():
     assert len(rows) == 2
     assert "92 training recordings (seeds 0..91)" in rows[0] and "44 epochs" in rows[0]
     assert "196 training recordings (seeds 0..195)" in rows[1]
-    assert "fine-tuned from x" in rows[1]
+    assert "fine-tuned from x" in rows[1] and "cross-entropy loss" in rows[1]
+    assert "cross-entropy" not in rows[0]
     assert members_table([]) == []
