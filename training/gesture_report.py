@@ -103,8 +103,14 @@ def recalibrate_command(cal: dict | None, data: dict) -> list[str]:
     recipe_val = list(range(first, first + data["n_val_recordings"]))
     if seeds == recipe_val:
         return []
-    return [f"{CALIBRATE_COMMAND} --model models/{MODEL_NAME}.safetensors "
-            f"--first {seeds[0]} --count {len(seeds)}"]
+    return [calibrate_command(seeds)]
+
+
+def calibrate_command(seeds: list[int]) -> str:
+    """The command that chooses the shipped model's readout on the training-split
+    recordings ``seeds`` (consecutive)."""
+    return (f"{CALIBRATE_COMMAND} --model models/{MODEL_NAME}.safetensors "
+            f"--first {seeds[0]} --count {len(seeds)}")
 
 
 class ClassScores(torch.nn.Module):
@@ -296,8 +302,7 @@ def ensemble_commands(members: list[dict], cal: dict | None) -> list[str]:
                 .replace(BASE_FILE, f"member{k}-base.safetensors") for c in cmds]
     out.append(f"{ENSEMBLE_COMMAND} {' '.join(files)} --out models/{MODEL_NAME}.safetensors")
     if cal:
-        out.append(f"{CALIBRATE_COMMAND} --model models/{MODEL_NAME}.safetensors "
-                   f"--first {cal['seeds'][0]} --count {len(cal['seeds'])}")
+        out.append(calibrate_command(cal["seeds"]))
     return out
 
 
@@ -307,7 +312,8 @@ ENSEMBLE_COMMAND = "python -m spikestream.training.ensemble"
 def render(model: str | Path, figures: dict) -> str:
     """The Markdown card of the model with the measured figures."""
     path = Path(model)
-    spec = load_model(path).spec
+    loaded = load_model(path)
+    spec = loaded.spec
     p = spec.provenance
     tr, data, rec = p["training"], p["data"], p.get("recipe", {})
     cfg = data["config"]
@@ -393,7 +399,7 @@ def render(model: str | Path, figures: dict) -> str:
         f"{chosen}; state {r.state_policy} (never reset) |",
         f"| file | {path.stat().st_size:,} bytes, "
         f"{sum(math.prod(s) for s in spec.tensor_shapes().values()):,} weights"
-        + (f" ({sum(int(np.count_nonzero(t)) for t in load_model(path).tensors.values()):,} "
+        + (f" ({sum(int(np.count_nonzero(t)) for t in loaded.tensors.values()):,} "
            "of them not zero: the members' own)" if members else "") + " |",
         "",
     ]
@@ -429,7 +435,7 @@ def render(model: str | Path, figures: dict) -> str:
     ]
     lines += [
         f"| {name} | {c['gestures']} | {100 * c['accuracy']:.0f} % | "
-        + ("not reached" if c["onset_median_ms"] is None else f"{c['onset_median_ms']:.0f} ms")
+        + ms(c["onset_median_ms"])
         + f" | {c['never_decided']} |"
         for name, c in nu.get("per_class", {}).items()
     ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,7 +36,8 @@ import numpy as np
 
 from ..runtime.engine import Engine
 from ..runtime.model_file import load_model, save_model
-from ..runtime.readout import Decision, Readout
+from ..runtime.readout import Decision, Prediction, Readout
+from ..runtime.spec import ModelSpec
 from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore, score_timeline
 from ..streams.open import open_source
 from ..streams.synthetic.recording import WrittenRecording
@@ -84,17 +85,25 @@ def stream_outputs(model: str | os.PathLike[str], recording: WrittenRecording,
                          recording)
 
 
+def _replay(spec: ModelSpec, outputs: StreamOutputs, **overrides: float
+            ) -> Iterator[tuple[Prediction, Decision | None]]:
+    """A fresh readout of ``spec`` (with ``overrides``) stepped over ``outputs``: its
+    prediction and decision (if any) after each step."""
+    ro = Readout.for_model(spec, **overrides)
+    for o, n, t in zip(outputs.output, outputs.n_events, outputs.t_end_us, strict=True):
+        _, pred, d = ro.update(o, int(n), int(t))
+        yield pred, d
+
+
+def _decisions(spec: ModelSpec, outputs: StreamOutputs, **overrides: float
+               ) -> list[Decision]:
+    return [d for _, d in _replay(spec, outputs, **overrides) if d is not None]
+
+
 def replay_readout(model: str | os.PathLike[str], outputs: StreamOutputs,
                    **overrides: float) -> list[Decision]:
     """The decisions the model's readout (with ``overrides``) makes over ``outputs``."""
-    spec = load_model(model).spec
-    ro = Readout.for_model(spec, **overrides)
-    out = []
-    for o, n, t in zip(outputs.output, outputs.n_events, outputs.t_end_us, strict=True):
-        d = ro.update(o, int(n), int(t))[2]
-        if d is not None:
-            out.append(d)
-    return out
+    return _decisions(load_model(model).spec, outputs, **overrides)
 
 
 def score_outputs(model: str | os.PathLike[str], outputs: Iterable[StreamOutputs],
@@ -108,10 +117,11 @@ def _score_and_count(model: str | os.PathLike[str], outputs: Iterable[StreamOutp
                      stable_ms: float | None = DEFAULT_STABLE_MS,
                      **overrides: float) -> tuple[TimelineScore, int]:
     """The score and the number of decision changes."""
+    spec = load_model(model).spec
     segs = []
     changes = 0
     for o in outputs:
-        decisions = replay_readout(model, o, **overrides)
+        decisions = _decisions(spec, o, **overrides)
         changes += len(decisions)
         segs.extend(score_timeline(decisions, o.recording.segments, stable_ms).segments)
     return TimelineScore(tuple(segs), stable_ms), changes
@@ -145,11 +155,8 @@ def evidence_by_age(model: str | os.PathLike[str], outputs: Iterable[StreamOutpu
     right = np.zeros((len(spec.classes), n_bins), np.int64)
     total = np.zeros_like(right)
     for o in outputs:
-        ro = Readout.for_model(spec)
-        best = np.empty(len(o.output), np.int64)
-        for k, (x, n, t) in enumerate(zip(o.output, o.n_events, o.t_end_us, strict=True)):
-            probs = ro.update(x, int(n), int(t))[1].probs
-            best[k] = int(probs.argmax()) if probs.max() > 0 else -1
+        best = np.array([int(p.probs.argmax()) if p.probs.max() > 0 else -1
+                         for p, _ in _replay(spec, o)], np.int64)
         for seg in o.recording.segments:
             age = (o.t_end_us - seg.t_start_us).astype(np.float64)
             b = np.searchsorted(edges, age, side="left") - 1
