@@ -27,14 +27,29 @@ def f32(v: float) -> float:
     return float(torch.tensor(v, dtype=torch.float32))
 
 
+def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, groups: int = 1
+           ) -> torch.Tensor:
+    """A (grouped) linear layer: ``x`` ``(B, in)``, ``w`` ``(out, in / groups)`` ->
+    ``(B, out)``; output block ``g`` reads input block ``g`` only (see
+    :mod:`.layers`)."""
+    if groups == 1:
+        return F.linear(x, w, b)
+    n_out, n_in = w.shape
+    xg = x.reshape(x.shape[0], groups, n_in).transpose(0, 1)  # (G, B, in/G)
+    wg = w.reshape(groups, n_out // groups, n_in).transpose(1, 2)  # (G, in/G, out/G)
+    y = torch.bmm(xg, wg).transpose(0, 1).reshape(x.shape[0], n_out)
+    return y if b is None else y + b
+
+
 def synapse(layer: LayerSpec, x: torch.Tensor, weights: Mapping[str, torch.Tensor]
             ) -> torch.Tensor:
     """The synaptic part of ``layer`` on ``x`` ``(B, *in_shape)`` -> ``(B, *out_shape)``."""
     if isinstance(layer, Conv2dSpec):
         return F.conv2d(x, weights[f"{layer.name}.weight"], weights.get(f"{layer.name}.bias"),
-                        stride=layer.stride, padding=layer.padding)
+                        stride=layer.stride, padding=layer.padding, groups=layer.groups)
     if isinstance(layer, LinearSpec):
-        return F.linear(x, weights[f"{layer.name}.weight"], weights.get(f"{layer.name}.bias"))
+        return linear(x, weights[f"{layer.name}.weight"], weights.get(f"{layer.name}.bias"),
+                      layer.groups)
     if isinstance(layer, Pool2dSpec):
         if layer.op == "max":
             return F.max_pool2d(x, layer.kernel_size, layer.stride)

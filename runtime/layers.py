@@ -5,10 +5,15 @@ output is then the neuron's output (spikes, PSP trace or membrane); without one 
 passes its synaptic result on unchanged (e.g. TSSL-BP's sum pooling of PSP traces).
 Lee et al.'s IF average-pooling neurons are an ``avgpool2d`` with a neuron.
 
-Tensors of a layer named ``conv1`` are ``conv1.weight`` (conv2d ``(out, in, kh, kw)``,
-linear ``(out, in)``) and ``conv1.bias`` (``(out,)``) when ``bias`` is set. Padding
-is zeros. Pooling windows that do not fit are dropped (torch's floor mode); average
-pooling sums each window and multiplies the sum by :attr:`Pool2dSpec.weight`
+Tensors of a layer named ``conv1`` are ``conv1.weight`` (conv2d ``(out, in / groups,
+kh, kw)``, linear ``(out, in / groups)``) and ``conv1.bias`` (``(out,)``) when ``bias``
+is set. A layer with ``groups = G`` splits its inputs and its outputs into ``G``
+consecutive blocks (channels for conv2d, features for linear), block ``g`` of the
+outputs reading only block ``g`` of the inputs (torch's ``groups`` for conv2d; the
+same block-diagonal structure for linear): :func:`dense_weight` gives the equivalent
+ungrouped weight. Padding is zeros. Pooling windows that do not fit are dropped
+(torch's floor mode); average pooling sums each window and multiplies the sum by
+:attr:`Pool2dSpec.weight`
 (``scale / (kh * kw)`` as float32; ``scale = kh * kw * theta`` is TSSL-BP's sum pooling).
 """
 
@@ -16,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import numpy as np
 
 from . import _parse as P
 from .neurons import NeuronParams
@@ -48,6 +55,14 @@ def _conv_out(n: int, k: int, s: int, p: int) -> int:
     return (n + 2 * p - k) // s + 1
 
 
+def _groups(d: dict, n_in: int, n_out: int, where: str, what: str) -> int:
+    g = P.integer(d, "groups", where, minimum=1, default=1)
+    if n_in % g or n_out % g:
+        raise P.fail(f"{where}.groups", f"{g} does not divide the {what} ({n_in} in, "
+                                        f"{n_out} out)")
+    return g
+
+
 @dataclass(frozen=True)
 class Conv2dSpec:
     """2-D convolution ``(C_in, H, W) -> (C_out, H', W')``."""
@@ -60,10 +75,12 @@ class Conv2dSpec:
     padding: tuple[int, int] = (0, 0)
     bias: bool = False
     neuron: NeuronParams | None = None
+    groups: int = 1
     type: Literal["conv2d"] = "conv2d"
 
     def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
-        s = {f"{self.name}.weight": (self.out_channels, self.in_channels, *self.kernel_size)}
+        s = {f"{self.name}.weight": (self.out_channels, self.in_channels // self.groups,
+                                     *self.kernel_size)}
         if self.bias:
             s[f"{self.name}.bias"] = (self.out_channels,)
         return s
@@ -74,6 +91,9 @@ class Conv2dSpec:
         if shape[0] != self.in_channels:
             raise P.fail(f"{where}.in_channels", f"expected {shape[0]} (the input has shape "
                                                  f"{shape}), got {self.in_channels}")
+        if self.groups < 1 or self.in_channels % self.groups or self.out_channels % self.groups:
+            raise P.fail(f"{where}.groups", f"{self.groups} does not divide the channels "
+                                            f"({self.in_channels} in, {self.out_channels} out)")
         h, w = (_conv_out(n, k, s, p) for n, k, s, p in
                 zip(shape[1:], self.kernel_size, self.stride, self.padding, strict=True))
         if h < 1 or w < 1:
@@ -91,10 +111,11 @@ class LinearSpec:
     out_features: int
     bias: bool = False
     neuron: NeuronParams | None = None
+    groups: int = 1
     type: Literal["linear"] = "linear"
 
     def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
-        s = {f"{self.name}.weight": (self.out_features, self.in_features)}
+        s = {f"{self.name}.weight": (self.out_features, self.in_features // self.groups)}
         if self.bias:
             s[f"{self.name}.bias"] = (self.out_features,)
         return s
@@ -104,6 +125,9 @@ class LinearSpec:
             raise P.fail(where, f"linear needs a flat input, got {shape}; add a flatten layer")
         if shape[0] != self.in_features:
             raise P.fail(f"{where}.in_features", f"expected {shape[0]}, got {self.in_features}")
+        if self.groups < 1 or self.in_features % self.groups or self.out_features % self.groups:
+            raise P.fail(f"{where}.groups", f"{self.groups} does not divide the features "
+                                            f"({self.in_features} in, {self.out_features} out)")
         return (self.out_features,)
 
 
@@ -162,6 +186,37 @@ class FlattenSpec:
 LayerSpec = Conv2dSpec | LinearSpec | Pool2dSpec | FlattenSpec
 
 
+def dense_weight(layer: Conv2dSpec | LinearSpec, weight: np.ndarray) -> np.ndarray:
+    """The ungrouped weight equivalent to ``layer``'s (grouped) ``weight``:
+    ``(out, in, ...)``, block ``g`` of the outputs reading block ``g`` of the inputs,
+    zeros elsewhere; ``weight`` itself when ``groups`` is 1."""
+    g = layer.groups
+    if g == 1:
+        return weight
+    n_out, n_in_g = weight.shape[:2]
+    dense = np.zeros((n_out, n_in_g * g, *weight.shape[2:]), weight.dtype)
+    o = n_out // g
+    for k in range(g):
+        dense[k * o:(k + 1) * o, k * n_in_g:(k + 1) * n_in_g] = weight[k * o:(k + 1) * o]
+    return dense
+
+
+def grouped_weight(layer: Conv2dSpec | LinearSpec, dense: np.ndarray) -> np.ndarray | None:
+    """Inverse of :func:`dense_weight`: ``layer``'s grouped weight from its dense
+    ``(out, in, ...)`` equivalent, or None when ``dense`` has a non-zero weight
+    outside the diagonal blocks (it is then not this grouped layer)."""
+    g = layer.groups
+    if g == 1:
+        return dense
+    n_out, n_in = dense.shape[:2]
+    if n_in % g or n_out % g:
+        return None
+    o, i = n_out // g, n_in // g
+    blocks = [dense[k * o:(k + 1) * o, k * i:(k + 1) * i] for k in range(g)]
+    w = np.concatenate(blocks)
+    return w if np.array_equal(dense_weight(layer, w), dense) else None
+
+
 def layer_from_dict(d: Any, where: str) -> LayerSpec:
     """Build a layer from its JSON object; errors name ``where`` and the field."""
     if not isinstance(d, dict):
@@ -170,10 +225,11 @@ def layer_from_dict(d: Any, where: str) -> LayerSpec:
     name = _name(d, where)
     if t == "conv2d":
         P.check_keys(d, Conv2dSpec, where)
+        cin = P.integer(d, "in_channels", where, minimum=1)
+        cout = P.integer(d, "out_channels", where, minimum=1)
         return Conv2dSpec(
-            name=name,
-            in_channels=P.integer(d, "in_channels", where, minimum=1),
-            out_channels=P.integer(d, "out_channels", where, minimum=1),
+            name=name, in_channels=cin, out_channels=cout,
+            groups=_groups(d, cin, cout, where, "channels"),
             kernel_size=P.ints(d, "kernel_size", 2, where, minimum=1),  # type: ignore[arg-type]
             stride=P.ints(d, "stride", 2, where, minimum=1, default=(1, 1)),  # type: ignore[arg-type]
             padding=P.ints(d, "padding", 2, where, minimum=0, default=(0, 0)),  # type: ignore[arg-type]
@@ -182,10 +238,11 @@ def layer_from_dict(d: Any, where: str) -> LayerSpec:
         )
     if t == "linear":
         P.check_keys(d, LinearSpec, where)
+        fin = P.integer(d, "in_features", where, minimum=1)
+        fout = P.integer(d, "out_features", where, minimum=1)
         return LinearSpec(
-            name=name,
-            in_features=P.integer(d, "in_features", where, minimum=1),
-            out_features=P.integer(d, "out_features", where, minimum=1),
+            name=name, in_features=fin, out_features=fout,
+            groups=_groups(d, fin, fout, where, "features"),
             bias=P.boolean(d, "bias", where, default=False),
             neuron=_neuron(d, where),
         )
@@ -218,6 +275,8 @@ def layer_to_dict(layer: LayerSpec) -> dict[str, Any]:
     elif isinstance(layer, LinearSpec):
         d.update(in_features=layer.in_features, out_features=layer.out_features,
                  bias=layer.bias)
+    if isinstance(layer, Conv2dSpec | LinearSpec) and layer.groups != 1:
+        d["groups"] = layer.groups  # absent when 1: ungrouped files read as before
     elif isinstance(layer, Pool2dSpec):
         d.update(kernel_size=list(layer.kernel_size), stride=list(layer.stride),
                  scale=layer.scale)

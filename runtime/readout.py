@@ -4,7 +4,8 @@ Per step, the output layer's output ``(n_out,)`` becomes class scores
 ``(n_classes,)`` by the readout kind (:class:`~.spec.ReadoutSpec`):
 
 - ``"count"``: output spikes (or PSP traces) per class;
-- ``"voting"``: the mean of each class's ``votes_per_class`` output neurons (BPSTA);
+- ``"voting"``: the mean of each class's ``votes_per_class`` output neurons (BPSTA;
+  laid out by :attr:`~.spec.ReadoutSpec.vote_order`);
 - ``"membrane"``: the non-spiking readout's potentials (Lee et al.);
 - ``"first_spike"``: 1 for the class(es) whose neuron fired first since the last state
   reset, then held until the next reset (ReL-PSP's time-to-first-spike decision).
@@ -44,6 +45,16 @@ from .neurons import NeuronParams
 from .spec import ModelSpec, ReadoutSpec
 
 NO_GESTURE = "no gesture"
+
+
+def vote_means(out: Any, n_classes: int, spec: ReadoutSpec) -> Any:
+    """``(..., C * V)`` votes (numpy or torch) -> ``(..., C)`` each class's mean vote,
+    the votes laid out by ``spec.vote_order``."""
+    v = spec.votes_per_class
+    lead = tuple(out.shape[:-1])
+    if spec.vote_order == "vote":
+        return out.reshape(*lead, v, n_classes).mean(-2)
+    return out.reshape(*lead, n_classes, v).mean(-1)
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,7 @@ class Readout:
         out = output.astype(np.float64).reshape(-1)
         kind = self.spec.kind
         if kind == "voting":
-            return out.reshape(len(self.classes), self.spec.votes_per_class).mean(axis=1)
+            return vote_means(out, len(self.classes), self.spec)
         if kind == "first_spike":
             if self._first is None:
                 self._first = self._first_of(out)

@@ -22,6 +22,7 @@ SPEC_VERSION = 1
 
 READOUT_KINDS = ("count", "membrane", "first_spike", "voting")
 STATE_POLICIES = ("continuous", "reset_on_silence", "reset_every")
+VOTE_ORDERS = ("class", "vote")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ class ReadoutSpec:
             crossing of its neuron's threshold timed inside the step), ``"voting"``
             (``votes_per_class`` output neurons per class averaged, BPSTA).
         votes_per_class: output neurons per class (``"voting"`` only; else 1).
+        vote_order: where class ``c``'s vote ``v`` is among the ``C * V`` output
+            neurons: ``"class"``: ``c * V + v`` (each class's votes together, BPSTA's
+            voting layer); ``"vote"``: ``v * C + c`` (one block of every class per
+            vote: the grouped output layer of an ensemble, one group per member).
         tau_ms: time constant of the exponential smoothing of the scores.
         min_confidence: below it the decision is "no gesture".
         min_event_rate_hz: input event rate below which the decision is "no gesture".
@@ -107,6 +112,7 @@ class ReadoutSpec:
 
     kind: Literal["count", "membrane", "first_spike", "voting"] = "count"
     votes_per_class: int = 1
+    vote_order: Literal["class", "vote"] = "class"
     tau_ms: float = 50.0
     min_confidence: float = 0.0
     min_event_rate_hz: float = 0.0
@@ -121,6 +127,7 @@ class ReadoutSpec:
         kw: dict[str, Any] = {
             "kind": P.choice(d, "kind", READOUT_KINDS, where),
             "votes_per_class": P.integer(d, "votes_per_class", where, minimum=1, default=1),
+            "vote_order": P.choice(d, "vote_order", VOTE_ORDERS, where, default="class"),
             "state_policy": P.choice(d, "state_policy", STATE_POLICIES, where,
                                      default="continuous"),
             "reset_every_steps": P.integer(d, "reset_every_steps", where, minimum=0, default=0),
@@ -138,7 +145,10 @@ class ReadoutSpec:
         return cls(**kw)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if self.vote_order == "class":
+            del d["vote_order"]  # absent when the default: older files read as before
+        return d
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,10 @@ def random_spec(
     n_classes: int = 11,
     dt_us: int = 1000,
     mode: str = "count",
+    groups: int = 1,
 ) -> ModelSpec:
-    """The spec of :func:`random_model` (see the module docstring)."""
+    """The spec of :func:`random_model` (see the module docstring); ``groups``: of
+    ``conv2`` and ``fc``."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
     inp = InputSpec(sensor_size=sensor_size, crop=crop, downsample=downsample,
@@ -82,10 +84,10 @@ def random_spec(
         Conv2dSpec("conv1", c, c1, (3, 3), (1, 1), (1, 1), neuron=hidden),
         Pool2dSpec("pool1", pool_op, (2, 2), (2, 2), pool_scale, pool_neuron),  # type: ignore[arg-type]
         Conv2dSpec("conv2", c1, c2, (3, 3), (1, 1), (1, 1), bias=kind == "stbp",
-                   neuron=hidden),
+                   neuron=hidden, groups=groups),
         Pool2dSpec("pool2", pool_op, (2, 2), (2, 2), pool_scale, pool_neuron),  # type: ignore[arg-type]
         FlattenSpec("flat"),
-        LinearSpec("fc", c2 * h2 * w2, n_classes * votes, neuron=out_neuron),
+        LinearSpec("fc", c2 * h2 * w2, n_classes * votes, neuron=out_neuron, groups=groups),
     )
     return ModelSpec(
         name=f"random-{kind}", input=inp, dt_us=dt_us, layers=layers,

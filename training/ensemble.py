@@ -5,13 +5,14 @@
 
 N members with the same input, step, classes and layers (only their weights differ)
 become one network that computes all of them side by side in one step: every layer
-holds the members' channels (or features) one block after another, each block reading
-only its own member's block of the layer below (block-diagonal weights, zeros
-elsewhere; the first layer reads the shared input), and the output layer holds each
-class's N neurons together, so a ``"voting"`` readout with ``votes_per_class = N``
-averages the members' output spikes per class. The merged network's output spikes are
-exactly the members' (a zero weight adds an exact zero): ``Engine(merged)`` gives what
-N Engines and an average of their outputs give, at the cost of the N networks.
+holds the members' channels (or features) one block after another; the first layer
+reads the shared input, every later weighted layer is grouped (``groups = N``: each
+member's block reads only its own block of the layer below), so the file holds the
+members' weights and nothing else. The output layer is then one block of every class
+per member, and a ``"voting"`` readout with ``votes_per_class = N`` and
+``vote_order = "vote"`` averages the members' output spikes per class. The merged
+network's output spikes are exactly the members': ``Engine(merged)`` gives what N
+Engines and an average of their outputs give, at the cost of the N networks.
 
 The readout's other settings are the first member's; choose them again on validation
 recordings (:mod:`.gesture_streaming`). The merged file's provenance is the first
@@ -63,49 +64,33 @@ def merge_members(members: list[Model], names: list[str] | None = None) -> Model
     first = specs[0]
     layers, tensors = [], {}
     shared_input = True
-    for i, layer in enumerate(first.layers):
-        last = i == len(first.layers) - 1
-        w = [m.tensors.get(f"{layer.name}.weight") for m in members]
-        b = [m.tensors.get(f"{layer.name}.bias") for m in members]
-        if isinstance(layer, Conv2dSpec):
-            cin = layer.in_channels if shared_input else layer.in_channels * n
-            merged = np.zeros((layer.out_channels * n, cin, *layer.kernel_size), np.float32)
-            for k in range(n):
-                rows = slice(k * layer.out_channels, (k + 1) * layer.out_channels)
-                cols = slice(None) if shared_input else \
-                    slice(k * layer.in_channels, (k + 1) * layer.in_channels)
-                merged[rows, cols] = w[k]
-            layers.append(replace(layer, in_channels=cin, out_channels=layer.out_channels * n))
-            tensors[f"{layer.name}.weight"] = merged
-            if layer.bias:
-                tensors[f"{layer.name}.bias"] = np.concatenate(b).astype(np.float32)
-            shared_input = False
-        elif isinstance(layer, LinearSpec):
-            fin = layer.in_features if shared_input else layer.in_features * n
-            merged = np.zeros((layer.out_features * n, fin), np.float32)
-            bias = np.zeros(layer.out_features * n, np.float32)
-            for k in range(n):
-                # the output layer keeps each class's N neurons together (voting order)
-                rows = slice(k, None, n) if last else \
-                    slice(k * layer.out_features, (k + 1) * layer.out_features)
-                cols = slice(None) if shared_input else \
-                    slice(k * layer.in_features, (k + 1) * layer.in_features)
-                merged[rows, cols] = w[k]
-                if layer.bias:
-                    bias[rows] = b[k]
-            layers.append(replace(layer, in_features=fin, out_features=layer.out_features * n))
-            tensors[f"{layer.name}.weight"] = merged
-            if layer.bias:
-                tensors[f"{layer.name}.bias"] = bias
-            shared_input = False
-        elif isinstance(layer, Pool2dSpec | FlattenSpec):
+    for layer in first.layers:
+        if isinstance(layer, Pool2dSpec | FlattenSpec):
             if shared_input:
                 raise ValueError(f"{names[0]}: layer {layer.name} comes before any weights; "
                                  "an ensemble's first layer must be a conv or linear layer")
             layers.append(layer)  # per channel, and C order keeps each member's block
-        else:  # pragma: no cover - every layer type of the runtime is handled above
+            continue
+        if not isinstance(layer, Conv2dSpec | LinearSpec):  # pragma: no cover
             raise ValueError(f"{names[0]}: layer {layer.name}: cannot merge a {layer.type}")
-    readout = replace(first.readout, kind="voting", votes_per_class=n)
+        if layer.groups != 1:
+            raise ValueError(f"{names[0]}: layer {layer.name} is grouped; members need "
+                             "ungrouped layers")
+        # the members' weights one after another along the outputs: on the shared input
+        # an ungrouped layer, after it one group per member (block-diagonal)
+        for part in ("weight", "bias"):
+            key = f"{layer.name}.{part}"
+            if key in members[0].tensors:
+                tensors[key] = np.concatenate([m.tensors[key] for m in members])
+        groups = 1 if shared_input else n
+        if isinstance(layer, Conv2dSpec):
+            layers.append(replace(layer, in_channels=layer.in_channels * groups,
+                                  out_channels=layer.out_channels * n, groups=groups))
+        else:
+            layers.append(replace(layer, in_features=layer.in_features * groups,
+                                  out_features=layer.out_features * n, groups=groups))
+        shared_input = False
+    readout = replace(first.readout, kind="voting", votes_per_class=n, vote_order="vote")
     provenance = {**first.provenance,
                   "ensemble": [{"file": nm, "provenance": s.provenance}
                                for nm, s in zip(names, specs, strict=True)]}

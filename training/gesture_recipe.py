@@ -381,11 +381,21 @@ def override(recipe: Recipe, items: list[str]) -> Recipe:
         if isinstance(cur, tuple):  # an empty default tuple holds floats (decays)
             kind = type(cur[0]) if cur else float
             target[name] = tuple(kind(v) for v in value.split(","))
+        elif isinstance(cur, bool):
+            target[name] = _parse_bool(key, value)
         else:
             target[name] = type(cur)(value)
     if data:
         changes["data"] = replace(recipe.data, **data)
     return replace(recipe, **changes)
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    """``value`` of a boolean ``--set`` item (``bool("false")`` would be True)."""
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if value.lower() not in words:
+        raise SystemExit(f"--set {key}: expected true or false, got {value!r}")
+    return words[value.lower()]
 
 
 if __name__ == "__main__":

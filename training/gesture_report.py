@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..runtime.model_file import load_model, save_model
+from ..runtime.readout import vote_means
 from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore
 from ..streams.synthetic.recording import TEST_SEED_OFFSET
 from .card import layers_table
@@ -115,16 +116,18 @@ def calibrate_command(seeds: list[int]) -> str:
 
 class ClassScores(torch.nn.Module):
     """A training network whose output is scored per class as the runtime's readout
-    scores it: the mean of each class's ``votes`` output neurons (an ensemble's
-    members; ``votes = 1``: the output itself)."""
+    scores it: for a voting readout the mean of each class's output neurons (an
+    ensemble's members), else the output itself."""
 
-    def __init__(self, net: SpikingNet, votes: int) -> None:
+    def __init__(self, net: SpikingNet) -> None:
         super().__init__()
-        self.net, self.votes, self.spec = net, votes, net.spec
+        self.net, self.spec = net, net.spec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
-        return out.reshape(*out.shape[:-1], -1, self.votes).mean(-1)
+        if self.spec.readout.kind != "voting":
+            return out
+        return vote_means(out, len(self.spec.classes), self.spec.readout)
 
 
 def _net(model: str | Path) -> tuple[ClassScores, float]:
@@ -134,7 +137,7 @@ def _net(model: str | Path) -> tuple[ClassScores, float]:
     s = m.spec.provenance.get("rule_settings", {})
     rule = get_rule("stbp", **{k: v for k, v in s.items() if k != "rule"})
     tau_ms = m.spec.provenance.get("recipe", {}).get("tau_ms", m.spec.readout.tau_ms)
-    return (ClassScores(SpikingNet.from_model(m, rule), m.spec.readout.votes_per_class),
+    return (ClassScores(SpikingNet.from_model(m, rule)),
             math.exp(-m.spec.dt_us / (tau_ms * 1000)))
 
 

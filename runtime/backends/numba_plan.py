@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec
+from ..layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec, dense_weight
 from ..model_file import Model
 from ..neurons import NeuronParams
 from ..spec import InputSpec
@@ -305,12 +305,12 @@ def build_plan(model: Model, batch: int) -> Plan:
             r[I["kind"]] = CONV
             r[I["kh"]], r[I["kw"]] = layer.kernel_size
             r[I["sh"]], r[I["sw"]] = layer.stride
-            r[I["w_off"]] = add_weight(_conv_weight(model.weight(layer.name)))
+            r[I["w_off"]] = add_weight(_conv_weight(dense_weight(layer, model.weight(layer.name))))
             tab, r[I["tab_k"]] = _conv_table(r, layer.padding)
             r[I["tab_off"]] = add_table(tab)
         elif isinstance(layer, LinearSpec):
             r[I["kind"]] = LINEAR
-            wt = model.weight(layer.name)[:, in_perm]  # (out, in_internal)
+            wt = dense_weight(layer, model.weight(layer.name))[:, in_perm]  # (out, in_internal)
             r[I["w_off"]] = add_weight(wt.T)
         else:
             assert isinstance(layer, Pool2dSpec)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..functional import f32
+from ..functional import f32, linear
 from ..input_stage import InputStage
 from ..layers import Conv2dSpec, FlattenSpec, LayerSpec, LinearSpec, Pool2dSpec
 from ..model_file import Model
@@ -110,11 +110,12 @@ def _synapse(layer: LayerSpec, in_shape: tuple[int, ...], integral: bool, model:
 
     if isinstance(layer, Conv2dSpec):
         w, b = t(f"{layer.name}.weight", scale), t(f"{layer.name}.bias")
-        stride, pad = layer.stride, layer.padding
-        return lambda x: F.conv2d(x, w, b, stride, pad)
+        stride, pad, groups = layer.stride, layer.padding, layer.groups
+        return lambda x: F.conv2d(x, w, b, stride, pad, 1, groups)
     if isinstance(layer, LinearSpec):
         w, b = t(f"{layer.name}.weight", scale), t(f"{layer.name}.bias")
-        return lambda x: F.linear(x, w, b)
+        groups = layer.groups
+        return lambda x: linear(x, w, b, groups)
     if isinstance(layer, FlattenSpec):
         return lambda x: x.reshape(x.shape[0], -1)
     assert isinstance(layer, Pool2dSpec)

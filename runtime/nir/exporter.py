@@ -30,7 +30,7 @@ from typing import Any
 import nir
 import numpy as np
 
-from ..layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec
+from ..layers import Conv2dSpec, FlattenSpec, LinearSpec, Pool2dSpec, dense_weight
 from ..model_file import Model
 from ..neurons import NeuronParams
 from .discretise import convention as get_convention
@@ -102,12 +102,16 @@ def _layer_node(model: Model, layer: Any, in_shape: tuple[int, ...],
     if isinstance(layer, Conv2dSpec):
         b = model.bias(layer.name)
         return nir.Conv2d(
-            input_shape=tuple(in_shape[1:]), weight=model.weight(layer.name).copy(),
+            # grouped layers go out block-diagonal: NIR 1.0.8's Conv2d takes its input
+            # channels from the weight alone (its groups break the type check), its
+            # Affine has no groups
+            input_shape=tuple(in_shape[1:]),
+            weight=dense_weight(layer, model.weight(layer.name)).copy(),
             stride=layer.stride, padding=layer.padding, dilation=(1, 1), groups=1,
             bias=b.copy() if b is not None else np.zeros(layer.out_channels, np.float32),
         ), 1.0
     if isinstance(layer, LinearSpec):
-        w, b = model.weight(layer.name).copy(), model.bias(layer.name)
+        w, b = dense_weight(layer, model.weight(layer.name)).copy(), model.bias(layer.name)
         return (nir.Affine(weight=w, bias=b.copy()) if b is not None
                 else nir.Linear(weight=w)), 1.0
     if isinstance(layer, Pool2dSpec):

@@ -19,7 +19,7 @@ from typing import Any
 import nir
 import numpy as np
 
-from ..layers import Conv2dSpec, LinearSpec
+from ..layers import Conv2dSpec, LinearSpec, grouped_weight
 from ..model_file import Model
 from ..spec import ModelSpec
 from .errors import NIRError
@@ -62,7 +62,11 @@ def _tensors(spec: ModelSpec, graph: nir.NIRGraph) -> dict[str, np.ndarray] | No
         node = graph.nodes.get(layer.name)
         if node is None or not hasattr(node, "weight"):
             return None
-        out[f"{layer.name}.weight"] = as_array(node.weight).astype(np.float32)
+        # a grouped layer is exported block-diagonal (see the exporter)
+        w = grouped_weight(layer, as_array(node.weight).astype(np.float32))
+        if w is None:
+            return None
+        out[f"{layer.name}.weight"] = w
         if layer.bias:
             b = getattr(node, "bias", None)
             if b is None:

@@ -101,6 +101,14 @@ def test_backends_identical_on_grid_weights(kind: str, windows: list[EventWindow
     assert stats["spikes"] > (20 if kind == "relpsp" else 1000), stats
 
 
+def test_grouped_layers_identical_on_grid_weights(windows: list[EventWindow]):
+    # torch runs grouped conv and linear layers as groups, numba as their dense
+    # block-diagonal weights: two implementations of one meaning
+    model = random_model("stbp", groups=4, n_classes=12)
+    stats = _run_pair(model, windows, exact=True)
+    assert stats["spikes"] > 1000, stats
+
+
 def test_tssl_float_traces_agree_within_tolerance(windows: list[EventWindow]):
     # TSSL-BP feeds float PSP traces to the next layers: sums in another order
     # differ by an ulp or so; spikes and traces agree but for rare flips

@@ -71,6 +71,12 @@ def bad(path: str, value) -> dict:
         ("readout.kind", "argmax", r"readout\.kind: expected one of count"),
         ("readout.kind", "membrane", r"layers\[5\]\.neuron\.spiking: a 'membrane' readout"),
         ("readout.votes_per_class", 2, r"readout\.votes_per_class: must be 1"),
+        ("readout.vote_order", "member", r"readout\.vote_order: expected one of class, vote"),
+        ("layers[2].groups", 3, r"layers\[2\]\.groups: 3 does not divide the channels "
+                                r"\(8 in, 16 out\)"),
+        ("layers[5].groups", 2, r"layers\[5\]\.groups: 2 does not divide the features "
+                                r"\(1024 in, 11 out\)"),
+        ("layers[2].groups", 0, r"layers\[2\]\.groups: expected an int >= 1"),
         ("readout.state_policy", "reset_every", r"readout\.reset_every_steps: must be >= 1"),
         ("readout", KeyError, r"readout: missing"),
         ("provenance", [], r"provenance: expected an object"),
@@ -106,3 +112,30 @@ def test_int_shorthand_for_pairs():
     d["layers"][0]["padding"] = 1
     spec = ModelSpec.from_dict(d)
     assert spec.layers[0].kernel_size == (3, 3) and spec.layers[0].padding == (1, 1)
+
+
+def test_groups_round_trip_and_stay_out_of_ungrouped_files():
+    spec = random_spec("stbp", groups=4, n_classes=12)
+    d = spec.to_dict()
+    assert d["layers"][2]["groups"] == 4 and "groups" not in d["layers"][0]
+    assert ModelSpec.from_dict(d) == spec
+    shapes = spec.tensor_shapes()
+    assert shapes["conv2.weight"] == (16, 2, 3, 3) and shapes["fc.weight"] == (12, 256)
+    plain = random_spec("stbp").to_dict()  # files written before groups read the same
+    assert not any("groups" in x for x in plain["layers"])
+    assert "vote_order" not in plain["readout"]
+
+
+def test_dense_weight_places_each_group_on_the_diagonal():
+    import numpy as np
+
+    from spikestream.runtime.layers import LinearSpec, dense_weight, grouped_weight
+
+    layer = LinearSpec("fc", 6, 4, groups=2)
+    w = np.arange(1, 13, dtype=np.float32).reshape(4, 3)
+    dense = dense_weight(layer, w)
+    np.testing.assert_array_equal(dense, [[1, 2, 3, 0, 0, 0], [4, 5, 6, 0, 0, 0],
+                                          [0, 0, 0, 7, 8, 9], [0, 0, 0, 10, 11, 12]])
+    np.testing.assert_array_equal(grouped_weight(layer, dense), w)
+    dense[0, 5] = 1.0  # a weight across the groups: not this grouped layer
+    assert grouped_weight(layer, dense) is None

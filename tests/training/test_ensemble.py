@@ -40,15 +40,15 @@ def test_the_merged_network_steps_exactly_the_members_outputs(backend):
     each = [outputs(m, backend) for m in ms]
     assert got.shape == (len(each[0]), 9)
     assert sum(float(e.sum()) for e in each) > 0  # the members do fire
-    for k, e in enumerate(each):  # class c's votes are outputs c*3 .. c*3+2
-        np.testing.assert_array_equal(got[:, k::3], e)
+    for k, e in enumerate(each):  # member k's votes are outputs k*3 .. k*3+2
+        np.testing.assert_array_equal(got[:, 3 * k:3 * k + 3], e)
 
 
 def test_the_readout_votes_the_members_mean():
     ms = members()
     merged = merge_members(ms, ["a.safetensors", "b.safetensors"])
     r = merged.spec.readout
-    assert r.kind == "voting" and r.votes_per_class == 2
+    assert r.kind == "voting" and r.votes_per_class == 2 and r.vote_order == "vote"
     assert r.tau_ms == ms[0].spec.readout.tau_ms
     ens = merged.spec.provenance["ensemble"]
     assert [e["file"] for e in ens] == ["a.safetensors", "b.safetensors"]
@@ -57,7 +57,19 @@ def test_the_readout_votes_the_members_mean():
     engine = Engine(merged, backend="numba")
     with open_source(STREAM) as src:
         for res in engine.run(src):
-            np.testing.assert_allclose(res.scores, np.asarray(res.output).reshape(3, 2).mean(1))
+            np.testing.assert_allclose(res.scores, np.asarray(res.output).reshape(2, 3).mean(0))
+
+
+def test_the_file_holds_the_members_weights_and_nothing_else(tmp_path):
+    ms = members(3)
+    merged = merge_members(ms)
+    groups = [x.groups for x in merged.spec.layers if x.type in ("conv2d", "linear")]
+    assert groups == [1, 3, 3]  # the first layer reads the shared input
+    n_weights = sum(t.size for t in merged.tensors.values())
+    assert n_weights == 3 * sum(t.size for t in ms[0].tensors.values())
+    path = save_model(tmp_path / "ens.safetensors", merged.spec, merged.tensors)
+    again = load_model(path)  # groups and the vote order survive the file
+    assert again.spec == merged.spec
 
 
 def test_members_of_other_architectures_are_refused():
@@ -98,7 +110,7 @@ def test_the_training_forward_of_the_merged_network_averages_the_members():
     rule = get_rule("stbp")
     x = (torch.rand(6, 2, 2, 32, 32) < 0.2).float()
     with torch.no_grad():
-        got = ClassScores(SpikingNet.from_model(merged, rule), 2)(x)
+        got = ClassScores(SpikingNet.from_model(merged, rule))(x)
         each = [SpikingNet.from_model(m, rule)(x) for m in ms]
     assert got.shape == (6, 2, 3) and sum(float(e.sum()) for e in each) > 0
     torch.testing.assert_close(got, (each[0] + each[1]) / 2, rtol=0, atol=1e-6)

@@ -139,6 +139,11 @@ def test_override():
     with pytest.raises(SystemExit, match="unknown"):
         override(Recipe(), ["nope=1"])
     assert override(Recipe(), ["decays=0.8,0.9,0.95"]).decays == (0.8, 0.9, 0.95)
+    # booleans by their words (bool("false") would be True)
+    assert override(Recipe(), ["calibrate=false"]).calibrate is False
+    assert override(Recipe(), ["mirror=True"]).mirror is True
+    with pytest.raises(SystemExit, match="--set calibrate: expected true or false, got 'nope'"):
+        override(Recipe(), ["calibrate=nope"])
 
 
 def test_per_layer_decays_reach_the_exported_layers():
