@@ -10,7 +10,8 @@ Per layer and stream:
 - conv / linear: every non-zero input ``j`` (from the previous layer's list) adds
   ``v * W[j]`` into the targets it reaches (conv: contiguous runs of the
   channels-last sums, one per kernel row with stride 1), so cost follows activity;
-  a spike (``v = 1``) is not even read;
+  a spike (``v = 1``) is not even read; a grouped layer (``out_g < out_c``) adds
+  only into its input's group of outputs (its weights are stored block-diagonal);
 - avg / max pooling: the windows touched by a non-zero input are listed once;
   spikes are counted into them (integers: exact in any order), other values are
   reduced from the dense input in row-major order (torch's order);
@@ -34,12 +35,12 @@ ICOLS = (
     "w_off", "b_off", "acc_off", "out_off", "list_off", "flag_off", "mark_off", "tab_off",
     "tab_k", "tab2_off", "src", "n_in", "n_out", "neuron", "relu", "syn", "psp",
     "fire_once", "spiking", "order_last", "reset", "fire_ge", "u_off", "i_off", "a_off",
-    "fired_off", "list_mode", "c_shift", "out_bits",
+    "fired_off", "list_mode", "c_shift", "out_bits", "out_g", "in_g",
 )
 (KIND, IN_C, IN_H, IN_W, OUT_C, OUT_H, OUT_W, KH, KW, SH, SW, W_OFF, B_OFF, ACC_OFF,
  OUT_OFF, LIST_OFF, FLAG_OFF, MARK_OFF, TAB_OFF, TAB_K, TAB2_OFF, SRC, N_IN, N_OUT, NEURON,
  RELU, SYN, PSP, FIRE_ONCE, SPIKING, ORDER_LAST, RESET, FIRE_GE, U_OFF, I_OFF, A_OFF,
- FIRED_OFF, LIST_MODE, C_SHIFT, OUT_BITS) = range(len(ICOLS))
+ FIRED_OFF, LIST_MODE, C_SHIFT, OUT_BITS, OUT_G, IN_G) = range(len(ICOLS))
 FCOLS = ("decay", "thr", "syn_decay", "psp", "pool_w")
 DECAY, THR, SYN_DECAY, PSP_F, POOL_W = range(len(FCOLS))
 INCOLS = ("sens_w", "sens_h", "x0", "y0", "rw", "rh", "fx", "fy", "split", "binary",
@@ -165,6 +166,36 @@ def conv_scatter(r, w, mem, lists, n_src, src_list, src_out, acc, bits):  # prag
 
 
 @njit(cache=True)
+def conv_scatter_grouped(r, w, mem, lists, n_src, src_list, src_out, acc,
+                         bits):  # pragma: no cover
+    """:func:`conv_scatter` of a grouped conv: each input adds only into the
+    ``out_g`` channels of its group at every output position of a run."""
+    one, two, three = U(1), U(2), U(3)
+    cin, slots, tab, csh = U(r[IN_C]), U(r[TAB_K]), U(r[TAB_OFF]), r[C_SHIFT]
+    oc, cog, cig = U(r[OUT_C]), U(r[OUT_G]), U(r[IN_G])
+    wstride = U(r[KH] * r[KW] * r[OUT_C])
+    w_off, src_list, src_out, acc = U(r[W_OFF]), U(src_list), U(src_out), U(acc)
+    for k in range(U(n_src)):
+        j = U(lists[src_list + k])
+        pos = udiv(j, cin, csh)
+        ch = j - pos * cin
+        v = np.float32(1.0) if bits else mem[src_out + j]
+        if v == 0.0:
+            continue
+        t = tab + pos * slots
+        wb = w_off + ch * wstride
+        goff = (ch // cig) * cog
+        for e in range(U(lists[t])):
+            k3 = t + e * three
+            a0 = acc + U(lists[k3 + one]) + goff
+            w0 = wb + U(lists[k3 + two]) + goff
+            for p in range(U(lists[k3 + three]) // oc):
+                base = p * oc
+                for o in range(cog):
+                    mem[a0 + base + o] += v * w[w0 + base + o]
+
+
+@njit(cache=True)
 def linear_scatter(r, w, mem, lists, n_src, src_list, src_out, acc, bits):  # pragma: no cover
     """Add each listed input's weight column into the outputs (one stream; ``bits``
     as in :func:`conv_scatter`)."""
@@ -178,6 +209,25 @@ def linear_scatter(r, w, mem, lists, n_src, src_list, src_out, acc, bits):  # pr
         w0 = w_off + j * no
         for o in range(no):
             mem[acc + o] += v * w[w0 + o]
+
+
+@njit(cache=True)
+def linear_scatter_grouped(r, w, mem, lists, n_src, src_list, src_out, acc,
+                           bits):  # pragma: no cover
+    """:func:`linear_scatter` of a grouped linear layer: each input adds only into
+    the ``out_g`` outputs of its group (the layer's table: each input's group)."""
+    no, nog, w_off, tab = U(r[N_OUT]), U(r[OUT_G]), U(r[W_OFF]), U(r[TAB_OFF])
+    src_list, src_out, acc = U(src_list), U(src_out), U(acc)
+    for k in range(U(n_src)):
+        j = U(lists[src_list + k])
+        v = np.float32(1.0) if bits else mem[src_out + j]
+        if v == 0.0:
+            continue
+        goff = U(lists[tab + j]) * nog
+        w0 = w_off + j * no + goff
+        a0 = acc + goff
+        for o in range(nog):
+            mem[a0 + o] += v * w[w0 + o]
 
 
 @njit(cache=True)
@@ -396,8 +446,13 @@ def network(itab, ftab, intab, w, mem, lists, flags, flags64, counts, lo,
             if kind == CONV or kind == LINEAR:
                 if not has_neuron:
                     mem[acc:acc + n] = 0.0
-                if kind == CONV:
+                grouped = r[OUT_G] != n if kind == LINEAR else r[OUT_G] != r[OUT_C]
+                if kind == CONV and grouped:
+                    conv_scatter_grouped(r, w, mem, lists, n_src, sl, so, acc, bits)
+                elif kind == CONV:
                     conv_scatter(r, w, mem, lists, n_src, sl, so, acc, bits)
+                elif grouped:
+                    linear_scatter_grouped(r, w, mem, lists, n_src, sl, so, acc, bits)
                 else:
                     linear_scatter(r, w, mem, lists, n_src, sl, so, acc, bits)
             else:

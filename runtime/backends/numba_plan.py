@@ -15,7 +15,10 @@ Layouts (``internal``): a ``(C, H, W)`` activation is stored channels-last,
 contiguous; a weight is stored per *source* (what one active input adds where):
 conv ``(in, kh, kw, out)`` with ``kw`` flipped (so that with stride 1 a kernel row
 is one contiguous run), linear ``(in, out)`` with its input order permuted to
-the internal order of the flattened layer before it. :attr:`LayerPlan.perm` maps
+the internal order of the flattened layer before it. A grouped layer's weights are
+stored as their dense block-diagonal equivalent; its row holds the outputs and inputs
+per group (``out_g``, ``in_g``; a linear layer's table: each internal input's group)
+and the kernels add only into the input's group. :attr:`LayerPlan.perm` maps
 an internal flat index to the torch (C-order) flat index, for records and
 snapshots.
 """
@@ -305,13 +308,18 @@ def build_plan(model: Model, batch: int) -> Plan:
             r[I["kind"]] = CONV
             r[I["kh"]], r[I["kw"]] = layer.kernel_size
             r[I["sh"]], r[I["sw"]] = layer.stride
-            r[I["w_off"]] = add_weight(_conv_weight(dense_weight(layer, model.weight(layer.name))))
+            wc = dense_weight(layer, model.weight(layer.name))
+            r[I["w_off"]] = add_weight(_conv_weight(wc))
             tab, r[I["tab_k"]] = _conv_table(r, layer.padding)
             r[I["tab_off"]] = add_table(tab)
+            r[I["out_g"]], r[I["in_g"]] = oc // layer.groups, ic // layer.groups
         elif isinstance(layer, LinearSpec):
             r[I["kind"]] = LINEAR
             wt = dense_weight(layer, model.weight(layer.name))[:, in_perm]  # (out, in_internal)
             r[I["w_off"]] = add_weight(wt.T)
+            r[I["out_g"]], r[I["in_g"]] = n // layer.groups, r[I["n_in"]] // layer.groups
+            if layer.groups > 1:  # each internal input's group
+                r[I["tab_off"]] = add_table((in_perm // r[I["in_g"]]).astype(np.int32))
         else:
             assert isinstance(layer, Pool2dSpec)
             r[I["kind"]] = AVGPOOL if layer.op == "avg" else MAXPOOL
