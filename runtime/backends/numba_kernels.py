@@ -198,32 +198,17 @@ def conv_scatter_grouped(r, w, mem, lists, n_src, src_list, src_out, acc,
 @njit(cache=True)
 def linear_scatter(r, w, mem, lists, n_src, src_list, src_out, acc, bits):  # pragma: no cover
     """Add each listed input's weight column into the outputs (one stream; ``bits``
-    as in :func:`conv_scatter`)."""
-    no, w_off = U(r[N_OUT]), U(r[W_OFF])
-    src_list, src_out, acc = U(src_list), U(src_out), U(acc)
-    for k in range(U(n_src)):
-        j = U(lists[src_list + k])
-        v = np.float32(1.0) if bits else mem[src_out + j]
-        if v == 0.0:
-            continue
-        w0 = w_off + j * no
-        for o in range(no):
-            mem[acc + o] += v * w[w0 + o]
-
-
-@njit(cache=True)
-def linear_scatter_grouped(r, w, mem, lists, n_src, src_list, src_out, acc,
-                           bits):  # pragma: no cover
-    """:func:`linear_scatter` of a grouped linear layer: each input adds only into
-    the ``out_g`` outputs of its group (the layer's table: each input's group)."""
+    as in :func:`conv_scatter`); in a grouped layer only into the ``out_g`` outputs
+    of the input's group (the layer's table: each input's group)."""
     no, nog, w_off, tab = U(r[N_OUT]), U(r[OUT_G]), U(r[W_OFF]), U(r[TAB_OFF])
+    grouped = nog != no
     src_list, src_out, acc = U(src_list), U(src_out), U(acc)
     for k in range(U(n_src)):
         j = U(lists[src_list + k])
         v = np.float32(1.0) if bits else mem[src_out + j]
         if v == 0.0:
             continue
-        goff = U(lists[tab + j]) * nog
+        goff = U(lists[tab + j]) * nog if grouped else U(0)
         w0 = w_off + j * no + goff
         a0 = acc + goff
         for o in range(nog):
@@ -446,15 +431,12 @@ def network(itab, ftab, intab, w, mem, lists, flags, flags64, counts, lo,
             if kind == CONV or kind == LINEAR:
                 if not has_neuron:
                     mem[acc:acc + n] = 0.0
-                grouped = r[OUT_G] != n if kind == LINEAR else r[OUT_G] != r[OUT_C]
-                if kind == CONV and grouped:
-                    conv_scatter_grouped(r, w, mem, lists, n_src, sl, so, acc, bits)
-                elif kind == CONV:
-                    conv_scatter(r, w, mem, lists, n_src, sl, so, acc, bits)
-                elif grouped:
-                    linear_scatter_grouped(r, w, mem, lists, n_src, sl, so, acc, bits)
-                else:
+                if kind == LINEAR:
                     linear_scatter(r, w, mem, lists, n_src, sl, so, acc, bits)
+                elif r[OUT_G] != r[OUT_C]:
+                    conv_scatter_grouped(r, w, mem, lists, n_src, sl, so, acc, bits)
+                else:
+                    conv_scatter(r, w, mem, lists, n_src, sl, so, acc, bits)
             else:
                 mark = r[MARK_OFF] + b * n
                 if not has_neuron:
