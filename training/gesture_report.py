@@ -91,6 +91,13 @@ def reproduce_commands(recipe: dict, epochs: int, data: dict | None = None) -> l
             f"--out models/{MODEL_NAME}.safetensors"]
 
 
+def started_epochs(p: dict) -> int:
+    """The epochs a trained network's run was started with (provenance ``p``): its
+    learning-rate schedule's length, more than it completed when a time budget
+    stopped it (the schedule, not the stop, is what a command reproduces)."""
+    return int(p.get("recipe", {}).get("epochs", p["training"]["epochs"]))
+
+
 REPORT_COMMAND = "python -m spikestream.training.gesture_report --threads 1"
 
 
@@ -264,7 +271,8 @@ def data_facts(p: dict, chose: str) -> str:
 def training_facts(p: dict) -> str:
     """Epochs, time and loss settings of one trained network (provenance ``p``)."""
     tr, rec = p["training"], p.get("recipe", {})
-    return (f"{tr['epochs']} epochs (best {tr['best_epoch']} on the validation "
+    of = f" of {started_epochs(p)}" if started_epochs(p) != tr["epochs"] else ""
+    return (f"{tr['epochs']}{of} epochs (best {tr['best_epoch']} on the validation "
             f"clips, {100 * p['validation_accuracy']:.1f} %; stopped by {tr['stopped']}), "
             f"batch {tr['batch_size']}, **{tr['seconds']:.0f} s** on {tr['threads']} CPU "
             f"thread{'s' if tr['threads'] != 1 else ''}"
@@ -299,7 +307,7 @@ def ensemble_commands(members: list[dict], cal: dict | None) -> list[str]:
         p = m["provenance"]
         f = f"member{k}.safetensors"
         files.append(f)
-        cmds = reproduce_commands(p.get("recipe", {}), p["training"]["epochs"],
+        cmds = reproduce_commands(p.get("recipe", {}), started_epochs(p),
                                   p["data"].get("config"))
         out += [c.replace(f"models/{MODEL_NAME}.safetensors", f)
                 .replace(BASE_FILE, f"member{k}-base.safetensors") for c in cmds]
@@ -318,7 +326,7 @@ def render(model: str | Path, figures: dict) -> str:
     loaded = load_model(path)
     spec = loaded.spec
     p = spec.provenance
-    tr, data, rec = p["training"], p["data"], p.get("recipe", {})
+    data, rec = p["data"], p.get("recipe", {})
     cfg = data["config"]
     inp = spec.input
     r = spec.readout
@@ -389,9 +397,9 @@ def render(model: str | Path, figures: dict) -> str:
         "| training | "
         + (f"an ensemble: {len(members)} networks of the layers below, each trained as its "
            "row of the members table says, merged into one network "
-           "(`spikestream.training.ensemble`: each member's channels side by side, "
-           "block-diagonal weights), whose readout averages the members' output spikes per "
-           "class" if members else training_facts(p))
+           "(`spikestream.training.ensemble`: each member's channels side by side, the "
+           "layers after the first grouped, one group per member), whose readout averages "
+           "the members' output spikes per class" if members else training_facts(p))
         + " |",
         f"| readout | {r.kind}"
         + (f" (the mean of each class's {r.votes_per_class} output neurons, one per member)"
@@ -402,8 +410,7 @@ def render(model: str | Path, figures: dict) -> str:
         f"{chosen}; state {r.state_policy} (never reset) |",
         f"| file | {path.stat().st_size:,} bytes, "
         f"{sum(math.prod(s) for s in spec.tensor_shapes().values()):,} weights"
-        + (f" ({sum(int(np.count_nonzero(t)) for t in loaded.tensors.values()):,} "
-           "of them not zero: the members' own)" if members else "") + " |",
+        + (" (the members' own)" if members else "") + " |",
         "",
     ]
     lines += layers_table(spec)
@@ -449,7 +456,7 @@ def render(model: str | Path, figures: dict) -> str:
         ", ".join(f"`{k}={v}`" for k, v in p.get("rule_settings", {}).items()),
         "", "## Reproduce", "", "```",
         *(ensemble_commands(members, cal) if members else
-          [*reproduce_commands(rec, tr["epochs"], data.get("config")),
+          [*reproduce_commands(rec, started_epochs(p), data.get("config")),
            *recalibrate_command(cal, data)]),
         REPORT_COMMAND, "```", "",
         "The recordings are rendered once into `$SPIKESTREAM_CACHE` (default "

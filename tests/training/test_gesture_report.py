@@ -74,6 +74,15 @@ def test_reproduce_command_of_one_run_names_its_settings():
     assert only.endswith("--out models/gesture-synthetic.safetensors")
 
 
+def test_a_run_stopped_by_its_time_budget_is_reproduced_with_its_schedule():
+    from spikestream.training.gesture_report import started_epochs
+
+    p = {"recipe": _recorded(replace(Recipe(), epochs=24)),
+         "training": {"epochs": 20, "stopped": "time budget"}}
+    assert started_epochs(p) == 24  # the cosine schedule ran over 24 epochs
+    assert started_epochs({"training": {"epochs": 20}}) == 20  # older files: completed
+
+
 def test_reproduce_command_names_the_data_settings():
     more = replace(Recipe(), data=replace(Recipe().data, n_train=96))
     (only,) = reproduce_commands(_recorded(more), 44, more.data.to_dict())
