@@ -107,8 +107,8 @@ def test_a_readout_chosen_apart_from_training_names_its_command():
 
 
 def _member(recipe: Recipe, epochs: int, n_train: int) -> dict:
-    """A member's provenance as the recipe records it."""
-    return {"recipe": _recorded(recipe), "validation_accuracy": 0.9,
+    """A member's provenance as the recipe records it (run to its last epoch)."""
+    return {"recipe": _recorded(replace(recipe, epochs=epochs)), "validation_accuracy": 0.9,
             "training": {"epochs": epochs, "best_epoch": epochs - 2, "stopped": "epochs",
                          "batch_size": 32, "seconds": 1000.0, "threads": 1},
             "data": {"config": replace(recipe.data, n_train=n_train + 16).to_dict(),
