@@ -55,14 +55,6 @@ def _conv_out(n: int, k: int, s: int, p: int) -> int:
     return (n + 2 * p - k) // s + 1
 
 
-def _groups(d: dict, n_in: int, n_out: int, where: str, what: str) -> int:
-    g = P.integer(d, "groups", where, minimum=1, default=1)
-    if n_in % g or n_out % g:
-        raise P.fail(f"{where}.groups", f"{g} does not divide the {what} ({n_in} in, "
-                                        f"{n_out} out)")
-    return g
-
-
 @dataclass(frozen=True)
 class Conv2dSpec:
     """2-D convolution ``(C_in, H, W) -> (C_out, H', W')``."""
@@ -225,11 +217,11 @@ def layer_from_dict(d: Any, where: str) -> LayerSpec:
     name = _name(d, where)
     if t == "conv2d":
         P.check_keys(d, Conv2dSpec, where)
-        cin = P.integer(d, "in_channels", where, minimum=1)
-        cout = P.integer(d, "out_channels", where, minimum=1)
         return Conv2dSpec(
-            name=name, in_channels=cin, out_channels=cout,
-            groups=_groups(d, cin, cout, where, "channels"),
+            name=name,
+            in_channels=P.integer(d, "in_channels", where, minimum=1),
+            out_channels=P.integer(d, "out_channels", where, minimum=1),
+            groups=P.integer(d, "groups", where, minimum=1, default=1),  # checked by out_shape
             kernel_size=P.ints(d, "kernel_size", 2, where, minimum=1),  # type: ignore[arg-type]
             stride=P.ints(d, "stride", 2, where, minimum=1, default=(1, 1)),  # type: ignore[arg-type]
             padding=P.ints(d, "padding", 2, where, minimum=0, default=(0, 0)),  # type: ignore[arg-type]
@@ -238,11 +230,11 @@ def layer_from_dict(d: Any, where: str) -> LayerSpec:
         )
     if t == "linear":
         P.check_keys(d, LinearSpec, where)
-        fin = P.integer(d, "in_features", where, minimum=1)
-        fout = P.integer(d, "out_features", where, minimum=1)
         return LinearSpec(
-            name=name, in_features=fin, out_features=fout,
-            groups=_groups(d, fin, fout, where, "features"),
+            name=name,
+            in_features=P.integer(d, "in_features", where, minimum=1),
+            out_features=P.integer(d, "out_features", where, minimum=1),
+            groups=P.integer(d, "groups", where, minimum=1, default=1),  # checked by out_shape
             bias=P.boolean(d, "bias", where, default=False),
             neuron=_neuron(d, where),
         )
@@ -275,11 +267,11 @@ def layer_to_dict(layer: LayerSpec) -> dict[str, Any]:
     elif isinstance(layer, LinearSpec):
         d.update(in_features=layer.in_features, out_features=layer.out_features,
                  bias=layer.bias)
-    if isinstance(layer, Conv2dSpec | LinearSpec) and layer.groups != 1:
-        d["groups"] = layer.groups  # absent when 1: ungrouped files read as before
     elif isinstance(layer, Pool2dSpec):
         d.update(kernel_size=list(layer.kernel_size), stride=list(layer.stride),
                  scale=layer.scale)
+    if isinstance(layer, Conv2dSpec | LinearSpec) and layer.groups != 1:
+        d["groups"] = layer.groups  # absent when 1: ungrouped files read as before
     if not isinstance(layer, FlattenSpec):
         d["neuron"] = None if layer.neuron is None else layer.neuron.to_dict()
     return d

@@ -85,6 +85,9 @@ def test_members_of_other_architectures_are_refused():
         merge_members([a, voting])
     with pytest.raises(ValueError, match="at least two"):
         merge_members([a])
+    grouped = random_model("lif", seed=1, dt_us=10_000, n_classes=4, groups=2)
+    with pytest.raises(ValueError, match="layer conv2 is grouped"):
+        merge_members([grouped, grouped])
 
 
 def test_command_line(tmp_path, capsys):
