@@ -139,6 +139,9 @@ class ReadoutSpec:
         if kw["kind"] != "voting" and kw["votes_per_class"] != 1:
             raise ModelError("<spec>", f"{where}.votes_per_class: must be 1 for a "
                                        f"{kw['kind']!r} readout, got {kw['votes_per_class']}")
+        if kw["kind"] != "voting" and kw["vote_order"] != "class":
+            raise ModelError("<spec>", f"{where}.vote_order: only a 'voting' readout has "
+                                       f"votes to order, got {kw['vote_order']!r}")
         if kw["state_policy"] == "reset_every" and kw["reset_every_steps"] < 1:
             raise ModelError("<spec>", f"{where}.reset_every_steps: must be >= 1 with "
                                        "state_policy 'reset_every'")

@@ -18,15 +18,14 @@ from ..runtime.spec import ModelSpec
 
 def _layer_line(layer: Any, shape: tuple[int, ...]) -> str:
     out = "x".join(map(str, shape))
+    grouped = f", {layer.groups} groups" if getattr(layer, "groups", 1) != 1 else ""
     if isinstance(layer, Conv2dSpec):
         what = (f"conv {layer.in_channels}->{layer.out_channels} "
                 f"{layer.kernel_size[0]}x{layer.kernel_size[1]}, pad {layer.padding[0]}"
-                + (f", {layer.groups} groups" if layer.groups != 1 else "")
-                + (", bias" if layer.bias else ""))
+                + grouped + (", bias" if layer.bias else ""))
     elif isinstance(layer, LinearSpec):
         what = (f"fc {layer.in_features}->{layer.out_features}"
-                + (f", {layer.groups} groups" if layer.groups != 1 else "")
-                + (", bias" if layer.bias else ""))
+                + grouped + (", bias" if layer.bias else ""))
     elif isinstance(layer, Pool2dSpec):
         what = (f"{layer.op} pool {layer.kernel_size[0]}x{layer.kernel_size[1]}"
                 + (f", weight {layer.weight:g}" if layer.op == "avg" else ""))

@@ -271,7 +271,8 @@ def data_facts(p: dict, chose: str) -> str:
 def training_facts(p: dict) -> str:
     """Epochs, time and loss settings of one trained network (provenance ``p``)."""
     tr, rec = p["training"], p.get("recipe", {})
-    of = f" of {started_epochs(p)}" if started_epochs(p) != tr["epochs"] else ""
+    started = started_epochs(p)
+    of = f" of {started}" if started != tr["epochs"] else ""
     return (f"{tr['epochs']}{of} epochs (best {tr['best_epoch']} on the validation "
             f"clips, {100 * p['validation_accuracy']:.1f} %; stopped by {tr['stopped']}), "
             f"batch {tr['batch_size']}, **{tr['seconds']:.0f} s** on {tr['threads']} CPU "

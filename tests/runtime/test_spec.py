@@ -72,6 +72,7 @@ def bad(path: str, value) -> dict:
         ("readout.kind", "membrane", r"layers\[5\]\.neuron\.spiking: a 'membrane' readout"),
         ("readout.votes_per_class", 2, r"readout\.votes_per_class: must be 1"),
         ("readout.vote_order", "member", r"readout\.vote_order: expected one of class, vote"),
+        ("readout.vote_order", "vote", r"readout\.vote_order: only a 'voting' readout"),
         ("layers[2].groups", 3, r"layers\[2\]\.groups: 3 does not divide the channels "
                                 r"\(8 in, 16 out\)"),
         ("layers[5].groups", 2, r"layers\[5\]\.groups: 2 does not divide the features "
