@@ -28,7 +28,7 @@ import torch
 from ..runtime.model_file import load_model, save_model
 from ..runtime.readout import vote_means
 from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore
-from ..streams.synthetic.recording import TEST_SEED_OFFSET
+from ..streams.synthetic.recording import TEST_SEED_OFFSET, recording_name
 from .card import layers_table
 from .gesture_clips import cut_clips
 from .gesture_recipe import MODEL_NAME, Recipe, bin_recordings, clip_accuracy
@@ -36,6 +36,7 @@ from .gesture_streaming import (
     CALIBRATE_COMMAND,
     evidence_by_age,
     score_outputs,
+    seed_ranges,
     stream_outputs,
 )
 from .network import SpikingNet
@@ -116,9 +117,18 @@ def recalibrate_command(cal: dict | None, data: dict) -> list[str]:
 
 def calibrate_command(seeds: list[int]) -> str:
     """The command that chooses the shipped model's readout on the training-split
-    recordings ``seeds`` (consecutive)."""
+    recordings ``seeds`` (one ``--first``/``--count`` pair per consecutive run)."""
+    runs = seed_ranges(seeds)
     return (f"{CALIBRATE_COMMAND} --model models/{MODEL_NAME}.safetensors "
-            f"--first {seeds[0]} --count {len(seeds)}")
+            f"--first {' '.join(str(f) for f, _ in runs)} "
+            f"--count {' '.join(str(c) for _, c in runs)}")
+
+
+def recordings_text(seeds: list[int]) -> str:
+    """``synth_0000196..synth_0000211`` for each consecutive run of ``seeds``,
+    joined with "and"."""
+    return " and ".join(f"{recording_name(f)}..{recording_name(f + c - 1)}" if c > 1
+                        else recording_name(f) for f, c in seed_ranges(seeds))
 
 
 class ClassScores(torch.nn.Module):
@@ -355,7 +365,7 @@ def render(model: str | Path, figures: dict) -> str:
     members = p.get("ensemble", [])
     chosen = "" if cal is None else (
         f" (chosen on the {cal['gestures']} gestures of the {len(cal['recordings'])} "
-        f"validation recordings {cal['recordings'][0]}..{cal['recordings'][-1]}: "
+        f"validation recordings {recordings_text(cal['seeds'])}: "
         f"{100 * cal['accuracy']:.1f} %, median onset {cal['onset_median_ms']:.0f} ms)")
 
     lines = [

@@ -1,10 +1,11 @@
 """Streaming measurements of a gesture model, and the choice of its readout settings.
 
-    python -m spikestream.training.gesture_streaming --model M --first 196 --count 16
+    python -m spikestream.training.gesture_streaming --model M --first 196 [2000 ...]
+                                                     --count 16 [32 ...]
 
 (re)chooses the readout settings of model file ``M`` on the synthetic training-split
-recordings ``first .. first + count - 1`` (rendered and cached like the recipe's;
-never the test ones) and writes them into ``M``.
+recordings ``first .. first + count - 1`` (several ranges pooled; rendered and cached
+like the recipe's; never the test ones) and writes them into ``M``.
 
 The network runs once over each recording through the runtime's
 :class:`~spikestream.runtime.engine.Engine` (state carried across the whole stream,
@@ -40,7 +41,7 @@ from ..runtime.readout import Decision, Prediction, Readout
 from ..runtime.spec import ModelSpec
 from ..runtime.timeline import DEFAULT_STABLE_MS, TimelineScore, score_timeline
 from ..streams.open import open_source
-from ..streams.synthetic.recording import WrittenRecording
+from ..streams.synthetic.recording import TEST_SEED_OFFSET, WrittenRecording
 from .synthetic_gestures import SyntheticGestureConfig, synthetic_gesture_dataset
 
 TAUS_MS = (30.0, 60.0, 100.0, 150.0, 200.0, 250.0, 400.0)
@@ -263,24 +264,48 @@ CALIBRATE_COMMAND = "python -m spikestream.training.gesture_streaming"
 def validation_recordings(first: int, count: int, data: SyntheticGestureConfig | None = None
                           ) -> list[WrittenRecording]:
     """Training-split synthetic recordings ``first .. first + count - 1`` of ``data``'s
-    kind (default: the recipe's), rendered once and cached."""
+    kind (default: the recipe's), rendered once and cached; only these are rendered
+    (recording ``i`` has seed ``data.seed + i``, whatever range it is asked in)."""
     if first < 0 or count < 1:
         raise ValueError(f"recordings {first}+{count}: need first >= 0 and count >= 1")
-    cfg = replace(data or SyntheticGestureConfig(), n_train=first + count, n_test=0)
-    return synthetic_gesture_dataset(cfg)["train"][first:]
+    if first + count > TEST_SEED_OFFSET:
+        raise ValueError(f"recordings {first}+{count}: training-split recordings end "
+                         f"before {TEST_SEED_OFFSET} (the test seeds start there)")
+    cfg = data or SyntheticGestureConfig()
+    return synthetic_gesture_dataset(
+        replace(cfg, seed=cfg.seed + first, n_train=count, n_test=0))["train"]
+
+
+def seed_ranges(seeds: Sequence[int]) -> list[tuple[int, int]]:
+    """``(first, count)`` of each run of consecutive ``seeds``, in order."""
+    runs: list[tuple[int, int]] = []
+    for s in seeds:
+        if runs and s == runs[-1][0] + runs[-1][1]:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((int(s), 1))
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="choose a gesture model's readout settings "
                                  "on validation recordings and write them into its file")
     ap.add_argument("--model", required=True)
-    ap.add_argument("--first", type=int, required=True,
-                    help="first synthetic training-split seed to validate on")
-    ap.add_argument("--count", type=int, default=16)
+    ap.add_argument("--first", type=int, nargs="+", required=True,
+                    help="first synthetic training-split seed to validate on (several: "
+                    "several ranges, pooled)")
+    ap.add_argument("--count", type=int, nargs="+", default=[16],
+                    help="recordings from each --first (one value: the same for all)")
     args = ap.parse_args(argv)
+    counts = args.count * len(args.first) if len(args.count) == 1 else args.count
+    if len(counts) != len(args.first):
+        ap.error(f"--count: one value, or one per --first ({len(args.first)}), "
+                 f"got {len(args.count)}")
     if not Path(args.model).is_file():
         raise SystemExit(f"{args.model}: no such model file")
-    chosen = calibrate_readout(args.model, validation_recordings(args.first, args.count))
+    recordings = [w for f, c in zip(args.first, counts, strict=True)
+                  for w in validation_recordings(f, c)]
+    chosen = calibrate_readout(args.model, recordings)
     print(f"{args.model}: readout {chosen}")
     return 0
 

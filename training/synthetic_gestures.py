@@ -36,7 +36,12 @@ import numpy as np
 from ..streams.events import EVENT_DTYPE, SensorSize
 from ..streams.gestures import read_labels
 from ..streams.source import LabelledSegment
-from ..streams.synthetic.recording import TEST_SEED_OFFSET, WrittenRecording, write_recording
+from ..streams.synthetic.recording import (
+    TEST_SEED_OFFSET,
+    WrittenRecording,
+    recording_name,
+    write_recording,
+)
 
 DATA_VERSION = 1
 """Bumped when the simulator or the layout changes what a key's folder holds."""
@@ -125,7 +130,7 @@ def cached_recording(config: SyntheticGestureConfig, seed: int,
     """Recording ``seed`` of ``config``, rendered once into its own folder (written to a
     temporary folder first, so an interrupted render leaves no half-written one)."""
     folder = recordings_dir(cache) / recording_key(config, seed)
-    name = f"synth_{seed:07d}"
+    name = recording_name(seed)
     meta = folder / "meta.json"
     if not meta.is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,11 @@ TEST_SEED_OFFSET = 1_000_000
 """Test recordings use seeds ``seed + TEST_SEED_OFFSET + i``; training ones ``seed + i``."""
 
 
+def recording_name(seed: int) -> str:
+    """The name of the recording rendered from ``seed``: ``synth_0000196``."""
+    return f"synth_{seed:07d}"
+
+
 @dataclass(frozen=True)
 class WrittenRecording:
     """Paths and content summary of one written recording."""
@@ -86,7 +91,7 @@ def write_dataset(
     """Write ``n_train`` + ``n_test`` recordings into ``train/`` and ``test/``.
 
     Each recording performs ``n_gestures`` gestures (by default each class once,
-    in a seeded order) and is named ``synth_<seed>``.
+    in a seeded order) and is named :func:`recording_name` of its seed.
 
     Args:
         directory: the dataset root (created if missing).
@@ -107,7 +112,7 @@ def write_dataset(
         ("test", seed + TEST_SEED_OFFSET, n_test),
     ):
         result[split] = [
-            write_recording(root / split, f"synth_{s:07d}", s, n_gestures=n_gestures, **kwargs)
+            write_recording(root / split, recording_name(s), s, n_gestures=n_gestures, **kwargs)
             for s in range(first, first + count)
         ]
     return result

@@ -8,12 +8,17 @@ import pytest
 
 from spikestream.runtime.timeline import SegmentScore, TimelineScore
 from spikestream.streams.source import LabelledSegment
+from spikestream.streams.synthetic.recording import TEST_SEED_OFFSET
+from spikestream.training import gesture_streaming
+from spikestream.training.gesture_report import calibrate_command, recordings_text
 from spikestream.training.gesture_streaming import (
     ReadoutTrial,
     choose_readout,
     main,
+    seed_ranges,
     validation_recordings,
 )
+from spikestream.training.synthetic_gestures import SyntheticGestureConfig, recordings_dir
 
 
 def trial(name: str, latencies_ms: list[float | None], wrong: int = 0,
@@ -82,6 +87,55 @@ def test_the_calibration_command_names_a_missing_model_file(tmp_path):
 def test_validation_recordings_need_a_range():
     with pytest.raises(ValueError, match="count >= 1"):
         validation_recordings(5, 0)
+    with pytest.raises(ValueError, match="the test seeds start there"):
+        validation_recordings(TEST_SEED_OFFSET - 1, 2)
+
+
+TINY = SyntheticGestureConfig(n_gestures=1, gesture_s=(1.0, 1.0), pause_s=(0.1, 0.1),
+                              sensor_size=(32, 32, 2), seed=3)
+
+
+def test_validation_recordings_render_only_their_range(tmp_path, monkeypatch):
+    # a range far into the training split renders its own recordings, not those before it
+    monkeypatch.setenv("SPIKESTREAM_CACHE", str(tmp_path))
+    got = validation_recordings(500, 2, TINY)
+    assert [w.seed for w in got] == [503, 504]
+    assert [w.events_path.stem for w in got] == ["synth_0000503", "synth_0000504"]
+    assert len(list(recordings_dir().iterdir())) == 2
+    # the same recordings as a dataset from the split's start would hold
+    again = validation_recordings(501, 1, TINY)
+    assert again[0].events_path == got[1].events_path
+
+
+def test_seed_ranges_group_consecutive_seeds():
+    assert seed_ranges([196, 197, 198, 2000, 2001, 5]) == [(196, 3), (2000, 2), (5, 1)]
+    assert seed_ranges([]) == []
+
+
+def test_pooled_validation_ranges_are_named_in_the_command_and_the_card():
+    seeds = [*range(196, 212), *range(2000, 2032)]
+    assert calibrate_command(seeds).endswith("--first 196 2000 --count 16 32")
+    assert recordings_text(seeds) == ("synth_0000196..synth_0000211 and "
+                                      "synth_0002000..synth_0002031")
+    assert recordings_text([7]) == "synth_0000007"
+
+
+def test_the_calibration_command_pools_its_ranges(tmp_path, monkeypatch):
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"")
+    asked, pooled = [], []
+    monkeypatch.setattr(gesture_streaming, "validation_recordings",
+                        lambda f, c: asked.append((f, c)) or [f"{f}+{i}" for i in range(c)])
+    monkeypatch.setattr(gesture_streaming, "calibrate_readout",
+                        lambda m, recs: pooled.extend(recs) or {})
+    main(["--model", str(model), "--first", "196", "2000", "--count", "2", "3"])
+    assert asked == [(196, 2), (2000, 3)]
+    assert pooled == ["196+0", "196+1", "2000+0", "2000+1", "2000+2"]
+    asked.clear()
+    main(["--model", str(model), "--first", "1", "9", "--count", "4"])
+    assert asked == [(1, 4), (9, 4)]
+    with pytest.raises(SystemExit):
+        main(["--model", str(model), "--first", "1", "9", "--count", "4", "5", "6"])
 
 
 def test_dropping_gestures_does_not_make_a_readout_look_faster():
