@@ -4,14 +4,19 @@ reproduce commands."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from types import SimpleNamespace
+
+import pytest
 
 from spikestream.runtime.timeline import SegmentScore, TimelineScore
 from spikestream.streams.source import LabelledSegment
 from spikestream.training.gesture_recipe import Recipe
 from spikestream.training.gesture_report import (
     COMMAND,
+    by_recording,
     decided_within,
     ensemble_commands,
+    median_interval,
     members_table,
     per_class,
     recalibrate_command,
@@ -141,3 +146,45 @@ def test_an_ensemble_card_names_each_member_and_the_merge():
     assert "fine-tuned from x" in rows[1] and "cross-entropy loss" in rows[1]
     assert "cross-entropy" not in rows[0]
     assert members_table([]) == []
+
+
+def recording(*lat_ms: float | None) -> TimelineScore:
+    return TimelineScore(tuple(seg(0, 0, None if v is None else int(v * 1000))
+                               for v in lat_ms), 500.0)
+
+
+def test_median_interval_resamples_whole_recordings():
+    # recordings alike: every draw has the same median
+    same = [recording(40, 60, 300)] * 5
+    assert median_interval(same) == (60.0, 60.0)
+    # one fast and one slow kind of recording: draws range from all-fast to all-slow
+    mixed = [recording(50, 50, 50), recording(300, 300, 300)] * 4
+    lo, hi = median_interval(mixed)
+    assert lo == 50.0 and hi == 300.0
+    # seeded: the same interval each time; more recordings of each kind narrow it
+    assert median_interval(mixed) == (lo, hi)
+    many = [recording(50, 60, 70), recording(90, 100, 110)] * 40
+    lo2, hi2 = median_interval(many)
+    assert 60.0 <= lo2 <= 90.0 <= hi2 <= 100.0
+
+
+def test_median_interval_of_never_decided_recordings_is_not_reached():
+    # no draw has more than half of its gestures decided
+    assert median_interval([recording(None, None), recording(None, 80)]) == (None, None)
+    # half the draws' medians are reached: the lower bound is, the upper is not
+    lo, hi = median_interval([recording(None, None, None), recording(20, 30, 40)] * 3)
+    assert lo == 30.0 and hi is None
+    with pytest.raises(ValueError, match="no recordings"):
+        median_interval([])
+    with pytest.raises(ValueError, match="level"):
+        median_interval([recording(1)], level=1.0)
+
+
+def test_by_recording_splits_a_pooled_score_in_recording_order():
+    pooled = TimelineScore(recording(10, 20).segments + recording(30, 40, 50).segments, 500.0)
+    outs = [SimpleNamespace(recording=SimpleNamespace(segments=[0, 1])),
+            SimpleNamespace(recording=SimpleNamespace(segments=[0, 1, 2]))]
+    a, b = by_recording(pooled, outs)
+    assert list(a.latencies_ms) == [10.0, 20.0] and list(b.latencies_ms) == [30.0, 40.0, 50.0]
+    with pytest.raises(ValueError, match="5 gestures scored, the recordings hold 2"):
+        by_recording(pooled, outs[:1])
