@@ -381,6 +381,30 @@ def ensemble_commands(members: list[dict], cal: dict | None) -> list[str]:
 ENSEMBLE_COMMAND = "python -m spikestream.training.ensemble"
 
 
+GOAL_ACCURACY, GOAL_ONSET_MS = 0.98, 105.0
+"""Issue 4's goals: offline accuracy, and median onset latency below this."""
+
+
+def goals_text(accuracy: float, median_ms: float | None,
+               interval_ms: list[float | None] | None = None) -> str:
+    """The card's verdict on the goals (": both goals met" ...), and when the median's
+    interval (:func:`median_interval`) reaches across the latency goal, that the
+    verdict rests on the point estimate."""
+    met_acc = accuracy >= GOAL_ACCURACY
+    met_lat = median_ms is not None and median_ms < GOAL_ONSET_MS
+    text = {(True, True): ": both goals met", (True, False): ": the accuracy goal is met, "
+            "the latency goal not yet", (False, True): ": the latency goal is met, the "
+            "accuracy goal not yet", (False, False): ": neither goal is met yet"}[
+        (met_acc, met_lat)]
+    if interval_ms and median_ms is not None:
+        below = [v is not None and v < GOAL_ONSET_MS for v in interval_ms]
+        if below[0] != below[1]:
+            text += (f" ({'the latency by its point estimate; ' if met_lat else ''}the "
+                     f"median's 95 % interval over recordings, {ms(interval_ms[0])} to "
+                     f"{ms(interval_ms[1])}, reaches across {GOAL_ONSET_MS:g} ms)")
+    return text
+
+
 def render(model: str | Path, figures: dict) -> str:
     """The Markdown card of the model with the measured figures."""
     path = Path(model)
@@ -404,13 +428,8 @@ def render(model: str | Path, figures: dict) -> str:
                    if ci else "")
                 + f", mean {o['mean']:.0f} ms (decided ones), p90 {ms(o['p90'])}")
 
-    met_acc = off["gesture_accuracy"] >= 0.98
-    med = nu["onset_ms"]["median"]
-    met_lat = med is not None and med < 105
-    met = {(True, True): ": both goals met", (True, False): ": the accuracy goal is met, "
-           "the latency goal not yet", (False, True): ": the latency goal is met, the "
-           "accuracy goal not yet", (False, False): ": neither goal is met yet"}[
-        (met_acc, met_lat)]
+    met = goals_text(off["gesture_accuracy"], nu["onset_ms"]["median"],
+                     nu.get("median_interval_ms"))
     n_test = figures.get("test_recordings", cfg["n_test"])
     t0 = cfg["seed"] + TEST_SEED_OFFSET
     test_seeds = f"seeds {t0}..{t0 + n_test - 1}"
@@ -428,7 +447,7 @@ def render(model: str | Path, figures: dict) -> str:
         "at random offsets of continuous synthetic recordings.",
         "",
         "Goals (issue 4): >= 98 % offline on held-out recordings and a median streaming onset "
-        f"latency < 105 ms. Measured: {100 * off['gesture_accuracy']:.1f} % offline "
+        f"latency < {GOAL_ONSET_MS:g} ms. Measured: {100 * off['gesture_accuracy']:.1f} % offline "
         f"({100 * nu['accuracy']:.1f} % streaming), median onset "
         f"{ms(nu['onset_ms']['median'])} (numba){met}.",
         "",

@@ -16,6 +16,7 @@ from spikestream.training.gesture_report import (
     by_recording,
     decided_within,
     ensemble_commands,
+    goals_text,
     median_interval,
     members_table,
     per_class,
@@ -188,3 +189,18 @@ def test_by_recording_splits_a_pooled_score_in_recording_order():
     assert list(a.latencies_ms) == [10.0, 20.0] and list(b.latencies_ms) == [30.0, 40.0, 50.0]
     with pytest.raises(ValueError, match="5 gestures scored, the recordings hold 2"):
         by_recording(pooled, outs[:1])
+
+
+def test_the_goals_verdict_says_when_it_rests_on_the_point_estimate():
+    assert goals_text(0.99, 90.0) == ": both goals met"
+    assert goals_text(0.99, 90.0, [80.0, 100.0]) == ": both goals met"
+    assert goals_text(0.99, 103.0, [90.0, 113.0]) == (
+        ": both goals met (the latency by its point estimate; the median's 95 % interval "
+        "over recordings, 90 ms to 113 ms, reaches across 105 ms)")
+    assert goals_text(0.99, 114.0, [86.0, None]) == (
+        ": the accuracy goal is met, the latency goal not yet (the median's 95 % interval "
+        "over recordings, 86 ms to not reached, reaches across 105 ms)")
+    assert goals_text(0.97, 120.0, [110.0, 130.0]) == ": neither goal is met yet"
+    assert goals_text(0.97, None, [None, None]) == ": neither goal is met yet"
+    assert goals_text(0.99, 104.9) == ": both goals met"
+    assert goals_text(0.99, 105.0) == ": the accuracy goal is met, the latency goal not yet"
