@@ -10,7 +10,7 @@ from spikestream.runtime.timeline import SegmentScore, TimelineScore
 from spikestream.streams.source import LabelledSegment
 from spikestream.streams.synthetic.recording import TEST_SEED_OFFSET
 from spikestream.training import gesture_streaming
-from spikestream.training.gesture_report import calibrate_command, recordings_text
+from spikestream.training.gesture_card import calibrate_command, recordings_text
 from spikestream.training.gesture_streaming import (
     ReadoutTrial,
     choose_readout,

@@ -1,5 +1,5 @@
 """How soon the network's evidence points at each gesture (training/gesture_streaming.py:
-evidence_by_age) and its table on the gesture card (gesture_report.evidence_table)."""
+evidence_by_age) and its table on the gesture card (gesture_card.evidence_table)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from spikestream.runtime.model_file import save_model
 from spikestream.runtime.testing import random_model
 from spikestream.streams.source import LabelledSegment
 from spikestream.streams.synthetic.recording import WrittenRecording
-from spikestream.training.gesture_report import evidence_table
+from spikestream.training.gesture_card import evidence_table
 from spikestream.training.gesture_streaming import StreamOutputs, evidence_by_age
 
 DT = 10_000
