@@ -268,10 +268,10 @@ def validation_recordings(first: int, count: int, data: SyntheticGestureConfig |
     (recording ``i`` has seed ``data.seed + i``, whatever range it is asked in)."""
     if first < 0 or count < 1:
         raise ValueError(f"recordings {first}+{count}: need first >= 0 and count >= 1")
-    if first + count > TEST_SEED_OFFSET:
-        raise ValueError(f"recordings {first}+{count}: training-split recordings end "
-                         f"before {TEST_SEED_OFFSET} (the test seeds start there)")
     cfg = data or SyntheticGestureConfig()
+    if cfg.seed + first + count > TEST_SEED_OFFSET:
+        raise ValueError(f"recordings {first}+{count} (from seed {cfg.seed}): training-split "
+                         f"seeds end before {TEST_SEED_OFFSET} (the test seeds start there)")
     return synthetic_gesture_dataset(
         replace(cfg, seed=cfg.seed + first, n_train=count, n_test=0))["train"]
 

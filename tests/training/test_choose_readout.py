@@ -89,6 +89,9 @@ def test_validation_recordings_need_a_range():
         validation_recordings(5, 0)
     with pytest.raises(ValueError, match="the test seeds start there"):
         validation_recordings(TEST_SEED_OFFSET - 1, 2)
+    # the data's first seed counts: these would be test seeds
+    with pytest.raises(ValueError, match=r"from seed 10\): training-split seeds end"):
+        validation_recordings(TEST_SEED_OFFSET - 10, 1, SyntheticGestureConfig(seed=10))
 
 
 TINY = SyntheticGestureConfig(n_gestures=1, gesture_s=(1.0, 1.0), pause_s=(0.1, 0.1),
