@@ -199,9 +199,9 @@ GOAL_ACCURACY, GOAL_ONSET_MS = 0.98, 105.0
 
 def goals_text(accuracy: float, median_ms: float | None,
                interval_ms: list[float | None] | None = None) -> str:
-    """The card's verdict on the goals (": both goals met" ...), and when the median's
-    interval (:func:`.gesture_report.median_interval`) reaches across the latency goal, that the
-    verdict rests on the point estimate."""
+    """The card's verdict on the goals (": both goals met" ...), and, when the median's
+    interval (:func:`.gesture_report.median_interval`) reaches across the latency goal,
+    that the verdict rests on the point estimate."""
     met_acc = accuracy >= GOAL_ACCURACY
     met_lat = median_ms is not None and median_ms < GOAL_ONSET_MS
     text = {(True, True): ": both goals met", (True, False): ": the accuracy goal is met, "
